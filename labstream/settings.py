@@ -1,0 +1,153 @@
+"""All of LabStream's configuration, in one pydantic-settings class.
+
+Built once at the entry point (CLI, tests) and passed down; no module reads the
+environment on its own.
+
+>>> s = Settings(bootstrap_servers="kafka1:9092,kafka2:9092")
+>>> s.bootstrap_list
+['kafka1:9092', 'kafka2:9092']
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+TopicName = Literal[
+    "student_events",
+    "lab_events",
+    "network_metrics",
+    "code_checks",
+    "commands_categorized",
+    "alerts",
+    "dead_letters",
+]
+
+
+class Topics(BaseModel):
+    """Topic names; defaults are the public contract in DESIGN.md."""
+
+    student_events: str = "student-events"
+    lab_events: str = "lab-events"
+    network_metrics: str = "network-metrics"
+    code_checks: str = "code-checks"
+    commands_categorized: str = "commands-categorized"
+    alerts: str = "alerts"
+    dead_letters: str = "dead-letters"
+
+    def inputs(self) -> list[str]:
+        return [self.student_events, self.lab_events, self.network_metrics]
+
+    def outputs(self) -> list[str]:
+        return [self.code_checks, self.commands_categorized, self.alerts, self.dead_letters]
+
+    def all(self) -> list[str]:
+        return self.inputs() + self.outputs()
+
+    @classmethod
+    def with_prefix(cls, prefix: str) -> Topics:
+        """Every topic renamed with a prefix: tests use it for unique names."""
+        return cls(**{name: f"{prefix}{value}" for name, value in cls().model_dump().items()})
+
+
+class Settings(BaseSettings):
+    """LabStream settings, read from ``LABSTREAM_*`` environment variables.
+
+    ``LABSTREAM_TOPIC_<NAME>`` renames a topic (e.g. ``LABSTREAM_TOPIC_ALERTS``).
+    """
+
+    model_config = SettingsConfigDict(
+        env_prefix="LABSTREAM_",
+        env_nested_delimiter="__",
+        extra="ignore",
+        populate_by_name=True,
+    )
+
+    # --- Kafka -------------------------------------------------------------
+    bootstrap_servers: str | None = Field(
+        default=None, description="Comma-separated host:port; unset starts the embedded broker."
+    )
+    broker_port: int = Field(default=0, description="Embedded broker port; 0 picks a free one.")
+    partitions: int = Field(default=2, ge=1, description="Partitions per topic when LabStream creates them.")
+    topic_student_events: str = "student-events"
+    topic_lab_events: str = "lab-events"
+    topic_network_metrics: str = "network-metrics"
+    topic_code_checks: str = "code-checks"
+    topic_commands_categorized: str = "commands-categorized"
+    topic_alerts: str = "alerts"
+    topic_dead_letters: str = "dead-letters"
+
+    # --- environment and privacy ------------------------------------------
+    environment: Literal["development", "production"] = "development"
+    pseudonym_key: SecretStr | None = Field(default=None, description="HMAC key for anonymous_id.")
+    pseudonym_key_id: str = Field(default="k1", description="Id of the current pseudonym key.")
+    pseudonym_key_file: Path | None = Field(default=None, description="File holding the key (dev).")
+    previous_pseudonym_keys: dict[str, SecretStr] = Field(
+        default_factory=dict, description="Old keys still honoured during a rotation window, by key id."
+    )
+    api_tokens: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list, description="Bearer tokens for the HTTP API.")
+    data_dir: Path = Field(default=Path(".labstream"), description="Local state: dev key, spool.")
+    spool_dir: Path | None = None
+    spool_max_bytes: int = Field(default=256 * 1024 * 1024, ge=1024)
+
+    # --- worker ------------------------------------------------------------
+    app_id: str = "labstream"
+    worker_web_port: int = Field(default=6066, ge=0, le=65535)
+    worker_web_host: str = "127.0.0.1"
+    api_port: int = Field(default=8000, ge=0, le=65535)
+    api_host: str = "127.0.0.1"
+    api_max_request_bytes: int = Field(default=1024 * 1024, ge=1024)
+    api_rate_limit_per_minute: int = Field(default=600, ge=1)
+    processing_guarantee: Literal["at_least_once"] = "at_least_once"
+    batch_size: int = Field(default=500, ge=1, description="Micro-batch size for metric scoring.")
+    batch_timeout_s: float = Field(default=0.2, gt=0)
+
+    # --- code checks -------------------------------------------------------
+    code_max_bytes: int = Field(default=256 * 1024, ge=1024)
+    code_check_timeout_s: float = Field(default=2.0, gt=0)
+    code_check_workers: int = Field(default=1, ge=1)
+    struggling_threshold: int = Field(default=3, ge=2)
+
+    # --- detector -----------------------------------------------------------
+    model_dir: Path = Field(default=Path(".labstream/models"))
+    target_false_alert_rate: float = Field(default=0.001, gt=0, lt=0.5)
+    alert_window_s: float = Field(default=300.0, gt=0, description="One alert per device per window.")
+    drift_window: int = Field(default=2000, ge=100)
+    drift_psi_threshold: float = Field(default=0.25, gt=0)
+    model_poll_s: float = Field(default=2.0, gt=0)
+
+    @field_validator("api_tokens", mode="before")
+    @classmethod
+    def _split_tokens(cls, v: object) -> object:
+        if isinstance(v, str):
+            return [t.strip() for t in v.split(",") if t.strip()]
+        return v
+
+    @property
+    def bootstrap_list(self) -> list[str]:
+        if not self.bootstrap_servers:
+            return []
+        return [s.strip() for s in self.bootstrap_servers.split(",") if s.strip()]
+
+    @property
+    def topics(self) -> Topics:
+        return Topics(
+            student_events=self.topic_student_events,
+            lab_events=self.topic_lab_events,
+            network_metrics=self.topic_network_metrics,
+            code_checks=self.topic_code_checks,
+            commands_categorized=self.topic_commands_categorized,
+            alerts=self.topic_alerts,
+            dead_letters=self.topic_dead_letters,
+        )
+
+    def with_topics(self, topics: Topics) -> Settings:
+        """A copy with other topic names (tests: a unique prefix per test)."""
+        return self.model_copy(update={f"topic_{k}": v for k, v in topics.model_dump().items()})
+
+    @property
+    def resolved_spool_dir(self) -> Path:
+        return self.spool_dir or (self.data_dir / "spool")

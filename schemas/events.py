@@ -1,0 +1,78 @@
+"""Input events: what the collectors publish on the three input topics."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field, StrictInt
+
+from schemas.envelope import Envelope, FiniteFloat, Identifier
+
+Language = Literal["python", "yaml", "jinja2", "text"]
+DeviceType = Literal["cisco_ios", "cisco_nxos", "arista_eos", "juniper_junos", "linux"]
+AnonymousId = Annotated[str, Field(min_length=8, max_length=128, pattern=r"^[A-Za-z0-9_.:\-]+$")]
+
+LANGUAGES: tuple[str, ...] = ("python", "yaml", "jinja2", "text")
+DEVICE_TYPES: tuple[str, ...] = ("cisco_ios", "cisco_nxos", "arista_eos", "juniper_junos", "linux")
+METRIC_FIELDS: tuple[str, ...] = (
+    "packet_loss",
+    "latency_ms",
+    "bandwidth_utilization",
+    "connection_count",
+    "error_rate",
+)
+
+
+class CodeSubmissionFields(Envelope):
+    """A code submission's fields, without who submitted it."""
+
+    event_type: Literal["code_submission"] = "code_submission"
+    exercise_id: Identifier
+    language: Language = "python"
+    code: str
+
+
+class CodeSubmission(CodeSubmissionFields):
+    """A student's code submission (topic ``student-events``, key ``anonymous_id``)."""
+
+    anonymous_id: AnonymousId
+
+
+class LabCommandFields(Envelope):
+    """A lab command's fields, without who typed it."""
+
+    event_type: Literal["lab_command"] = "lab_command"
+    session_id: Identifier
+    seq: StrictInt = Field(ge=0)
+    device_type: DeviceType
+    command: Annotated[str, Field(max_length=4096)]
+
+
+class LabCommand(LabCommandFields):
+    """A CLI command typed in a lab (topic ``lab-events``, key ``session_id``)."""
+
+    anonymous_id: AnonymousId
+
+
+class NetworkMetrics(Envelope):
+    """One reading of a lab device (topic ``network-metrics``, key ``device_id``)."""
+
+    event_type: Literal["network_metrics"] = "network_metrics"
+    device_id: Identifier
+    packet_loss: Annotated[FiniteFloat, Field(ge=0, le=1)]
+    latency_ms: Annotated[FiniteFloat, Field(ge=0)]
+    bandwidth_utilization: Annotated[FiniteFloat, Field(ge=0, le=1)]
+    connection_count: Annotated[StrictInt, Field(ge=0)]
+    error_rate: Annotated[FiniteFloat, Field(ge=0)]
+
+    def features(self) -> tuple[float, float, float, float, float]:
+        return (
+            self.packet_loss,
+            self.latency_ms,
+            self.bandwidth_utilization,
+            float(self.connection_count),
+            self.error_rate,
+        )
+
+
+InputEvent = CodeSubmission | LabCommand | NetworkMetrics

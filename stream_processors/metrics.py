@@ -1,0 +1,80 @@
+"""Prometheus metrics of a LabStream worker.
+
+The owner of the metrics takes a ``CollectorRegistry``; tests build a fresh
+one and read values with ``registry.get_sample_value``. Label values are
+bounded sets (topics, agents, stages, categories, severities, features):
+never a student, pseudonym, device or event id.
+
+>>> from prometheus_client import CollectorRegistry
+>>> reg = CollectorRegistry()
+>>> m = WorkerMetrics(reg)
+>>> m.events_in.labels(topic="lab-events").inc()
+>>> reg.get_sample_value("labstream_events_in_total", {"topic": "lab-events"})
+1.0
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
+
+_LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+_SCORE_BUCKETS = tuple(round(-1.0 + i * 0.05, 2) for i in range(41))
+
+
+class WorkerMetrics:
+    """Every metric family a worker exports, registered on one registry."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.registry = registry
+        self.events_in = Counter(
+            "labstream_events_in", "Events consumed, by input topic.", ["topic"], registry=registry
+        )
+        self.events_out = Counter(
+            "labstream_events_out", "Records produced, by output topic.", ["topic"], registry=registry
+        )
+        self.processing_seconds = Histogram(
+            "labstream_processing_seconds",
+            "Time from an event's arrival in an agent to its outputs sent, per agent.",
+            ["agent"],
+            buckets=_LATENCY_BUCKETS,
+            registry=registry,
+        )
+        self.dead_letters = Counter(
+            "labstream_dead_letters",
+            "Events sent to dead-letters, by original topic, stage and error class.",
+            ["topic", "stage", "reason"],
+            registry=registry,
+        )
+        self.alerts = Counter(
+            "labstream_alerts", "Alerts emitted, by type and severity.", ["alert_type", "severity"],
+            registry=registry,
+        )
+        self.command_categories = Counter(
+            "labstream_command_categories", "Categorised commands, by category and device type.",
+            ["category", "device_type"], registry=registry,
+        )
+        self.code_checks = Counter(
+            "labstream_code_checks", "Code checks, by language and outcome (ok, syntax_error, limit).",
+            ["language", "outcome"], registry=registry,
+        )
+        self.anomaly_score = Histogram(
+            "labstream_anomaly_score", "Anomaly scores of metric events (higher is more anomalous).",
+            buckets=_SCORE_BUCKETS, registry=registry,
+        )
+        self.model_info = Info(
+            "labstream_model", "Anomaly model this worker scores with.", registry=registry
+        )
+        self.model_version_loaded = Gauge(
+            "labstream_model_loaded", "1 when an anomaly model is loaded.", registry=registry
+        )
+        self.drift_psi = Gauge(
+            "labstream_drift_psi", "Population stability index of a feature vs training data.",
+            ["feature"], registry=registry,
+        )
+        self.consumer_lag = Gauge(
+            "labstream_consumer_lag", "End offset minus committed offset, per topic-partition.",
+            ["topic", "partition"], registry=registry,
+        )
+        self.assigned_partitions = Gauge(
+            "labstream_assigned_partitions", "Partitions assigned to this worker.", registry=registry
+        )
