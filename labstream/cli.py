@@ -1,0 +1,57 @@
+"""The ``labstream`` command line.
+
+Each subcommand group lives in its own module exposing
+``register(subparsers) -> None``; the modules are listed in
+``_SUBCOMMAND_MODULES``. A handler receives the parsed namespace and the
+settings built here, once, and returns the exit code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from collections.abc import Sequence
+
+from labstream.exceptions import LabStreamError
+from labstream.settings import Settings
+
+_SUBCOMMAND_MODULES: tuple[str, ...] = (
+    "labstream.cli_core",  # broker, worker, up, alerts, schemas
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="labstream",
+        description="LabStream: anonymised student and lab events through Kafka, checked and scored.",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name in _SUBCOMMAND_MODULES:
+        importlib.import_module(name).register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    for noisy in ("kafka", "aiokafka", "faust", "mode", "uvicorn.access"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    try:
+        settings = Settings()
+        return int(args.handler(args, settings) or 0)
+    except LabStreamError as e:
+        print(f"labstream: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,111 @@
+"""Core subcommands: ``broker``, ``worker``, ``up``, ``alerts``, ``schemas``, ``topics``."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from labstream.settings import Settings
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser("broker", help="run the embedded Kafka-protocol broker (tansu) until Ctrl-C")
+    p.add_argument("--port", type=int, default=None, help="port on 127.0.0.1 (default: settings, else free)")
+    p.set_defaults(handler=_broker)
+
+    p = sub.add_parser("worker", help="run a stream-processing worker (Faust) until Ctrl-C")
+    p.add_argument("--web-port", type=int, default=None, help="HTTP port for /health, /ready, /metrics")
+    p.set_defaults(handler=_worker)
+
+    p = sub.add_parser("up", help="broker + worker + demo traffic, printing alerts as they arrive")
+    p.add_argument("--duration", type=float, default=None, help="seconds to run, then print a summary")
+    p.add_argument("--rate", type=float, default=200.0, help="demo events per second (all streams)")
+    p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--quiet", action="store_true", help="only the summary, no alert lines")
+    p.set_defaults(handler=_up)
+
+    p = sub.add_parser("alerts", help="tail the alerts topic")
+    p.add_argument("--from-beginning", action="store_true")
+    p.add_argument("--json", action="store_true", help="raw JSON lines instead of readable text")
+    p.set_defaults(handler=_alerts)
+
+    p = sub.add_parser("schemas", help="write one JSON Schema per topic")
+    p.add_argument("--out", type=Path, required=True)
+    p.set_defaults(handler=_schemas)
+
+    p = sub.add_parser("topics", help="create LabStream's topics on the configured Kafka")
+    p.set_defaults(handler=_topics)
+
+
+def _broker(args: argparse.Namespace, settings: Settings) -> int:
+    from labstream.broker import EmbeddedBroker
+
+    port = args.port if args.port is not None else settings.broker_port
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    with EmbeddedBroker(port=port) as broker:
+        print(broker.bootstrap, flush=True)
+        print(f"export LABSTREAM_BOOTSTRAP_SERVERS={broker.bootstrap}", file=sys.stderr, flush=True)
+        try:
+            stop.wait()
+        except KeyboardInterrupt:
+            pass
+    return 0
+
+
+def _worker(args: argparse.Namespace, settings: Settings) -> int:
+    from labstream.runtime import broker_for, create_topics
+    from stream_processors.app import create_worker
+
+    if args.web_port is not None:
+        settings = settings.model_copy(update={"worker_web_port": args.web_port})
+    with broker_for(settings) as s:
+        create_topics(s)
+        create_worker(s).run()
+    return 0
+
+
+def _up(args: argparse.Namespace, settings: Settings) -> int:
+    from labstream.up import run_up
+
+    return run_up(settings, duration=args.duration, rate=args.rate, seed=args.seed, quiet=args.quiet)
+
+
+def _alerts(args: argparse.Namespace, settings: Settings) -> int:
+    import asyncio
+
+    from labstream.alerts import tail_alerts
+
+    if not settings.bootstrap_list:
+        print("labstream alerts: set LABSTREAM_BOOTSTRAP_SERVERS (see `labstream broker`)", file=sys.stderr)
+        return 2
+    try:
+        asyncio.run(tail_alerts(settings, from_beginning=args.from_beginning, raw=args.json))
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+def _schemas(args: argparse.Namespace, settings: Settings) -> int:
+    from schemas import write_json_schemas
+
+    for path in write_json_schemas(args.out):
+        print(path)
+    return 0
+
+
+def _topics(args: argparse.Namespace, settings: Settings) -> int:
+    from labstream.runtime import create_topics
+
+    if not settings.bootstrap_list:
+        print("labstream topics: set LABSTREAM_BOOTSTRAP_SERVERS", file=sys.stderr)
+        return 2
+    create_topics(settings)
+    print(", ".join(settings.topics.all()))
+    return 0
+
+
+__all__ = ["register"]

@@ -1,0 +1,28 @@
+"""Shared start-up helpers: resolve the broker (embedded or external) and create topics."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Iterator
+
+from labstream.broker import EmbeddedBroker, ensure_topics
+from labstream.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+@contextlib.contextmanager
+def broker_for(settings: Settings) -> Iterator[Settings]:
+    """Yield settings with bootstrap servers: the configured Kafka, or an embedded broker for the block."""
+    if settings.bootstrap_list:
+        yield settings
+        return
+    with EmbeddedBroker(port=settings.broker_port) as broker:
+        log.info("no LABSTREAM_BOOTSTRAP_SERVERS: started the embedded broker at %s", broker.bootstrap)
+        yield settings.model_copy(update={"bootstrap_servers": broker.bootstrap})
+
+
+def create_topics(settings: Settings) -> None:
+    """Create LabStream's seven topics (existing ones are left as they are)."""
+    ensure_topics(settings.bootstrap_list[0], settings.topics.all(), settings.partitions)

@@ -1,0 +1,257 @@
+"""The Faust worker: agents for commands, code and metrics, built from settings.
+
+Nothing here runs at import time: :func:`create_worker` builds the Faust app,
+its topics, tables, agents, timers and web views from the settings it is
+given.
+
+>>> from labstream.settings import Settings
+>>> w = create_worker(Settings(bootstrap_servers="127.0.0.1:9092"))  # doctest: +SKIP
+>>> w.run()                                                           # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import faust
+from prometheus_client import CollectorRegistry
+
+from detector import ModelRegistry
+from labstream.settings import Settings
+from stream_processors.code import CodeCheckPool, StrugglingTracker
+from stream_processors.metrics import WorkerMetrics
+from stream_processors.pipelines.code import CodePipeline
+from stream_processors.pipelines.commands import CommandPipeline
+from stream_processors.pipelines.metrics import MetricsPipeline, ModelHolder
+from stream_processors.records import BatchResult, Output, Record, describe_exception, to_dead_letter
+
+log = logging.getLogger(__name__)
+
+Process = Callable[[list[Record]], "BatchResult | Awaitable[BatchResult]"]
+
+_SEND_RETRY_S = (0.1, 0.5, 1.0, 2.0, 5.0)
+
+
+def faust_settings(settings: Settings) -> dict[str, Any]:
+    """Keyword arguments for ``faust.App`` derived from LabStream settings."""
+    if not settings.bootstrap_list:
+        raise ValueError("bootstrap servers are not set: start the embedded broker first")
+    return {
+        "broker": [f"kafka://{b}" for b in settings.bootstrap_list],
+        "store": "memory://",
+        "key_serializer": "raw",
+        "value_serializer": "raw",
+        "topic_partitions": settings.partitions,
+        "topic_replication_factor": 1,
+        "topic_allow_declare": True,
+        "consumer_auto_offset_reset": "earliest",
+        "producer_acks": -1,
+        "web_host": settings.worker_web_host,
+        "web_port": settings.worker_web_port,
+        "web_bind": settings.worker_web_host,
+        "web_router_enabled": False,
+        "web_tables_enabled": False,
+        "web_graph_enabled": False,
+        "web_stats_enabled": False,
+        "web_metrics_enabled": False,
+        "web_in_thread": False,
+    }
+
+
+class Worker:
+    """A LabStream worker: one Faust app with its three agents."""
+
+    def __init__(self, settings: Settings, registry: CollectorRegistry | None = None) -> None:
+        self.settings = settings
+        self.registry = registry or CollectorRegistry()
+        self.metrics = WorkerMetrics(self.registry)
+        self.app = faust.App(settings.app_id, **faust_settings(settings))
+        self.model_registry = ModelRegistry(settings.model_dir)
+        self.model = ModelHolder(self.model_registry.ensure_model(seed=42))
+        self._set_model_metrics()
+        self.processed: dict[tuple[str, int], int] = {}
+        self.pool = CodeCheckPool(
+            max_bytes=settings.code_max_bytes,
+            timeout_s=settings.code_check_timeout_s,
+            workers=settings.code_check_workers,
+        )
+        self._build()
+
+    # --- construction -----------------------------------------------------
+    def _table(self, name: str) -> Any:
+        return self.app.Table(
+            name,
+            default=None,
+            partitions=self.settings.partitions,
+            key_serializer="raw",
+            value_serializer="json",
+            use_partitioner=True,
+        )
+
+    def _build(self) -> None:
+        s, t, app = self.settings, self.settings.topics, self.app
+        self.sessions = self._table("cli-sessions")
+        self.students = self._table("struggling-students")
+        self.baselines = self._table("device-baselines")
+        self.incidents = self._table("device-incidents")
+        self.command_pipeline = CommandPipeline(t.commands_categorized, self.sessions, self.metrics)
+        self.code_pipeline = CodePipeline(
+            t.code_checks,
+            t.alerts,
+            self.pool,
+            StrugglingTracker(threshold=s.struggling_threshold),
+            self.students,
+            self.metrics,
+        )
+        self.metrics_pipeline = MetricsPipeline(
+            t.alerts, self.model, self.baselines, self.incidents, self.metrics, s.alert_window_s
+        )
+        self._agent("commands", t.lab_events, self.command_pipeline.process, 1000, 0.05)
+        self._agent("code", t.student_events, self.code_pipeline.process, 200, 0.05)
+        self._agent("metrics", t.network_metrics, self.metrics_pipeline.process, s.batch_size, s.batch_timeout_s)
+        for topic in t.outputs():
+            app.topic(topic, partitions=s.partitions)  # declared so they exist before the first send
+        app.timer(s.model_poll_s)(self._poll_model)
+        app.timer(5.0)(self._update_lag)
+        from stream_processors.web import register_views
+
+        register_views(self)
+
+    def _agent(self, name: str, topic_name: str, process: Process, batch: int, within: float) -> None:
+        topic = self.app.topic(topic_name, partitions=self.settings.partitions)
+        worker = self
+
+        async def agent(stream: Any) -> None:
+            async for events in stream.take_events(batch, within=within):
+                await worker.handle(name, events, process)
+
+        agent.__name__ = f"{name}_agent"
+        agent.__qualname__ = agent.__name__
+        self.app.agent(topic, name=f"labstream.{name}")(agent)
+
+    # --- the per-batch path -------------------------------------------------
+    async def handle(self, name: str, events: list[Any], process: Process) -> None:
+        """Process one batch; return only when its outputs are delivered (then Faust acks it)."""
+        records = [
+            Record(m.topic, m.partition, m.offset, m.key, m.value, m.timestamp or 0.0)
+            for m in (e.message for e in events)
+        ]
+        result = await self._process_safely(process, records)
+        await self._deliver(result)
+        now = time.time()
+        hist = self.metrics.processing_seconds.labels(agent=name)
+        for r in records:
+            hist.observe(max(0.0, now - r.timestamp) if r.timestamp else 0.0)
+            self.processed[(r.topic, r.partition)] = r.offset
+        self.metrics.events_in.labels(topic=records[0].topic).inc(len(records))
+
+    async def _process_safely(self, process: Process, records: list[Record]) -> BatchResult:
+        """Run a pipeline on a batch; if the batch fails, run each record alone so one bad
+        event is dead-lettered and the rest still get processed."""
+        try:
+            return await _call(process, records)
+        except Exception:  # noqa: BLE001 - fall back to one record at a time
+            log.warning("batch of %d failed; retrying one record at a time", len(records), exc_info=True)
+        merged = BatchResult()
+        for record in records:
+            try:
+                one = await _call(process, [record])
+            except Exception as e:  # noqa: BLE001 - the dead letter carries the reason
+                merged.dead(record, "process", describe_exception(e), type(e).__name__)
+                continue
+            merged.outputs.extend(one.outputs)
+            merged.dead_letters.extend(one.dead_letters)
+        return merged
+
+    async def _deliver(self, result: BatchResult) -> None:
+        dlq = self.settings.topics.dead_letters
+        outputs = list(result.outputs)
+        for d in result.dead_letters:
+            key = d.record.key.decode("utf-8", "replace") if d.record.key else ""
+            outputs.append(Output(dlq, key, to_dead_letter(d.record, d.stage, d.error).to_bytes()))
+            self.metrics.dead_letters.labels(topic=d.record.topic, stage=d.stage, reason=d.reason).inc()
+        for attempt, delay in enumerate((*_SEND_RETRY_S, None)):
+            try:
+                await self._send_all(outputs)
+                break
+            except Exception as e:  # noqa: BLE001 - Kafka away: keep the batch unacked and retry
+                if delay is None:
+                    raise
+                log.warning("sending %d outputs failed (attempt %d): %s", len(outputs), attempt + 1, e)
+                await asyncio.sleep(delay)
+        counts: dict[str, int] = {}
+        for o in outputs:
+            counts[o.topic] = counts.get(o.topic, 0) + 1
+        for topic, n in counts.items():
+            self.metrics.events_out.labels(topic=topic).inc(n)
+
+    async def _send_all(self, outputs: list[Output]) -> None:
+        producer = self.app.producer
+        futures = [
+            await producer.send(o.topic, o.key.encode("utf-8"), o.value, None, None, None) for o in outputs
+        ]
+        if futures:
+            await asyncio.gather(*futures)
+
+    # --- timers -------------------------------------------------------------
+    async def _poll_model(self) -> None:
+        loop = asyncio.get_running_loop()
+        version = await loop.run_in_executor(None, self.model_registry.current_version)
+        if version is None or version == self.model.detector.version:
+            return
+        detector = await loop.run_in_executor(None, self.model_registry.load_current)
+        self.model.detector = detector
+        self.model.drift = self._drift_for(detector)
+        self._set_model_metrics()
+        log.info("switched to model %s", detector.version)
+
+    def _drift_for(self, detector: Any) -> Any:
+        from detector import DriftMonitor
+
+        return DriftMonitor.for_detector(
+            detector, window=self.settings.drift_window, threshold=self.settings.drift_psi_threshold
+        )
+
+    def _set_model_metrics(self) -> None:
+        d = self.model.detector
+        if self.model.drift is None:
+            self.model.drift = self._drift_for(d)
+        self.metrics.model_info.info({"version": d.version})
+        self.metrics.model_version_loaded.set(1)
+
+    async def _update_lag(self) -> None:
+        consumer = self.app.consumer
+        assigned = consumer.assignment()
+        self.metrics.assigned_partitions.set(len(assigned))
+        for tp in assigned:
+            hw = consumer.highwater(tp)
+            if hw is None:
+                continue
+            done = self.processed.get((tp.topic, tp.partition))
+            lag = hw - (done + 1) if done is not None else hw
+            self.metrics.consumer_lag.labels(topic=tp.topic, partition=str(tp.partition)).set(max(0, lag))
+
+    # --- running ------------------------------------------------------------
+    def run(self, loglevel: str = "warning") -> None:
+        """Run until SIGINT/SIGTERM (blocks)."""
+        from faust.worker import Worker as FaustWorker
+
+        try:
+            FaustWorker(self.app, loglevel=loglevel, quiet=True).execute_from_commandline()
+        finally:
+            asyncio.run(self.pool.close())
+
+
+async def _call(process: Process, records: list[Record]) -> BatchResult:
+    out = process(records)
+    if isinstance(out, BatchResult):
+        return out
+    return await out
+
+
+def create_worker(settings: Settings, registry: CollectorRegistry | None = None) -> Worker:
+    return Worker(settings, registry)

@@ -1,0 +1,93 @@
+"""Code pipeline: syntax-check submissions in a sandbox pool and spot struggling students."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import MutableMapping
+from typing import Any
+
+from schemas import Alert, CodeCheck, CodeSubmission, SyntaxErrorInfo
+from stream_processors.code import CodeCheckPool, StrugglingTracker
+from stream_processors.metrics import WorkerMetrics
+from stream_processors.records import BatchResult, Output, Record, parse
+
+_ALERT_NS = uuid.UUID("6f1c1f7e-9d55-4a53-9b8e-3d1f0c2a7b10")
+
+
+class CodePipeline:
+    """Turns ``student-events`` records into ``code-checks`` records and ``struggling_student`` alerts.
+
+    ``students`` maps an anonymous_id to its struggling-tracker state (a Faust
+    table in the worker). The alert id is derived from the failing
+    submissions' event ids, so a replay after a crash yields the same id.
+    """
+
+    def __init__(
+        self,
+        code_checks_topic: str,
+        alerts_topic: str,
+        pool: CodeCheckPool,
+        tracker: StrugglingTracker,
+        students: MutableMapping[str, Any],
+        metrics: WorkerMetrics,
+    ) -> None:
+        self.code_checks_topic = code_checks_topic
+        self.alerts_topic = alerts_topic
+        self.pool = pool
+        self.tracker = tracker
+        self.students = students
+        self.metrics = metrics
+
+    async def process(self, records: list[Record]) -> BatchResult:
+        result = BatchResult()
+        events: list[tuple[Record, CodeSubmission]] = []
+        for record in records:
+            event = parse(record, CodeSubmission, result)
+            if event is not None:
+                events.append((record, event))
+        if not events:
+            return result
+        verdicts = await self.pool.check_many([(e.language, e.code) for _, e in events])
+        for (_record, event), v in zip(events, verdicts, strict=True):
+            check = CodeCheck(
+                event_id=event.event_id,
+                anonymous_id=event.anonymous_id,
+                exercise_id=event.exercise_id,
+                language=event.language,
+                has_syntax_error=v.has_syntax_error,
+                error=SyntaxErrorInfo(**v.error) if v.error else None,
+                imports_used=list(v.imports_used),
+                code_length=v.code_length,
+            )
+            outcome = "limit" if v.limit else ("syntax_error" if v.has_syntax_error else "ok")
+            self.metrics.code_checks.labels(language=event.language, outcome=outcome).inc()
+            result.outputs.append(Output(self.code_checks_topic, event.anonymous_id, check.to_bytes()))
+            failed = v.has_syntax_error or v.limit is not None
+            state, alert = self.tracker.update(
+                self.students.get(event.anonymous_id), event.exercise_id, failed, str(event.event_id)
+            )
+            self.students[event.anonymous_id] = state
+            if alert is not None:
+                result.outputs.append(self._alert(event, alert))
+        return result
+
+    def _alert(self, event: CodeSubmission, info: dict[str, Any]) -> Output:
+        ids = [str(i) for i in info["event_ids"]]
+        failures = int(info["failures"])
+        alert = Alert(
+            alert_id=str(uuid.uuid5(_ALERT_NS, "struggling:" + ",".join(ids))),
+            alert_type="struggling_student",
+            severity="medium" if failures < 2 * self.tracker.threshold else "high",
+            subject=event.anonymous_id,
+            detected_at=event.occurred_at,
+            score=float(failures),
+            recommendations=[
+                f"{failures} failed submissions in a row on exercise {event.exercise_id}",
+                "Offer a hint or a tutor session on this exercise",
+                "Review the syntax errors in the linked code checks",
+            ],
+            event_ids=ids,
+            count=failures,
+        )
+        self.metrics.alerts.labels(alert_type="struggling_student", severity=alert.severity).inc()
+        return Output(self.alerts_topic, event.anonymous_id, alert.to_bytes())

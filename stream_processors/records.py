@@ -1,0 +1,121 @@
+"""What flows through a pipeline: raw records in, outputs and dead letters out.
+
+Pipelines are plain objects that turn a batch of :class:`Record` into a
+:class:`BatchResult`; the Faust agents only move bytes. That keeps the logic
+testable without a broker and lets the glue change for speed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from schemas import DeadLetter, Stage
+
+M = TypeVar("M", bound=BaseModel)
+
+_MAX_ERROR_LEN = 500
+
+
+@dataclass(slots=True)
+class Record:
+    """One consumed Kafka record, as bytes."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    timestamp: float = 0.0  # seconds since the epoch (Kafka record timestamp)
+
+
+@dataclass(slots=True)
+class Output:
+    """One record to produce."""
+
+    topic: str
+    key: str
+    value: bytes
+
+
+@dataclass(slots=True)
+class BatchResult:
+    outputs: list[Output] = field(default_factory=list)
+    dead_letters: list[DeadEntry] = field(default_factory=list)
+
+    def dead(self, record: Record, stage: Stage, error: str, reason: str) -> None:
+        """``reason`` is a bounded label for metrics (an error type, never data)."""
+        self.dead_letters.append(DeadEntry(record, stage, error, reason))
+
+
+@dataclass(slots=True)
+class DeadEntry:
+    record: Record
+    stage: Stage
+    error: str
+    reason: str
+
+
+def describe_validation_error(exc: ValidationError) -> str:
+    """Field locations and messages only: never the input values (they may hold student data)."""
+    parts = []
+    for err in exc.errors(include_url=False, include_input=False, include_context=False)[:10]:
+        loc = ".".join(str(p) for p in err.get("loc", ())) or "<value>"
+        parts.append(f"{loc}: {err.get('msg', 'invalid')}")
+    more = exc.error_count() - len(parts)
+    if more > 0:
+        parts.append(f"(+{more} more)")
+    return "; ".join(parts)[:_MAX_ERROR_LEN]
+
+
+def describe_exception(exc: BaseException) -> str:
+    """Class name and a bounded message, for a processing failure."""
+    if isinstance(exc, ValidationError):
+        return describe_validation_error(exc)
+    return f"{type(exc).__name__}: {str(exc)[:_MAX_ERROR_LEN]}"
+
+
+def parse(record: Record, model: type[M], result: BatchResult) -> M | None:
+    """Decode and validate a record's value; on failure, dead-letter it and return None.
+
+    ``decode``: the bytes are not a UTF-8 JSON document. ``validate``: the
+    document does not match the schema.
+    """
+    raw = record.value
+    if raw is None:
+        result.dead(record, "decode", "value is null (tombstone); expected a JSON object", "null")
+        return None
+    try:
+        return model.model_validate_json(raw)
+    except ValidationError as e:
+        errors = e.errors(include_url=False, include_input=False, include_context=False)
+        first = str(errors[0].get("type", "invalid")) if errors else "invalid"
+        if first == "json_invalid":
+            msg = f"not UTF-8 JSON: {errors[0].get('msg', '')}"[:_MAX_ERROR_LEN]
+            result.dead(record, "decode", msg, "json_invalid")
+        else:
+            result.dead(record, "validate", describe_validation_error(e), first[:40])
+        return None
+    except (ValueError, RecursionError, MemoryError) as e:
+        result.dead(record, "decode", describe_exception(e), type(e).__name__)
+        return None
+
+
+def to_dead_letter(record: Record, stage: Stage, error: str) -> DeadLetter:
+    return DeadLetter(
+        original_topic=record.topic,
+        partition=record.partition,
+        offset=record.offset,
+        key=DeadLetter.b64(record.key),
+        value=DeadLetter.b64(record.value),
+        stage=stage,
+        error=error,
+    )
+
+
+def as_str_key(key: Any) -> str:
+    if isinstance(key, bytes):
+        return key.decode("utf-8", "replace")
+    return "" if key is None else str(key)

@@ -1,0 +1,3 @@
+"""Shared fixtures live in ``tests/fixtures/`` and are registered here."""
+
+pytest_plugins = ["tests.fixtures.kafka", "tests.fixtures.worker"]
