@@ -48,6 +48,16 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(s.getsockname()[1])
 
 
+def _port_free(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
 def _die_with_parent() -> None:  # pragma: no cover - runs in the child before exec
     """Ask Linux to SIGTERM the broker when its parent dies: no orphan brokers."""
     try:
@@ -99,6 +109,8 @@ class EmbeddedBroker:
         return self._proc.pid if self._proc else None
 
     def start(self, timeout: float = 30.0) -> EmbeddedBroker:
+        if not _port_free(self.host, self.port):
+            raise BrokerError(f"port {self.port} on {self.host} is in use: choose another (or 0 for a free one)")
         url = f"tcp://{self.host}:{self.port}"
         cmd = [
             str(tansu_binary()),

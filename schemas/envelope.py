@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -22,14 +21,8 @@ def _aware_utc(v: datetime) -> datetime:
     return v.astimezone(UTC)
 
 
-def _finite(v: float) -> float:
-    if not math.isfinite(v):
-        raise ValueError("must be a finite number")
-    return v
-
-
 UtcDatetime = Annotated[datetime, AfterValidator(_aware_utc)]
-FiniteFloat = Annotated[float, AfterValidator(_finite)]
+FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
 Identifier = Annotated[str, Field(min_length=1, max_length=200)]
 
 
