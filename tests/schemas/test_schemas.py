@@ -107,3 +107,11 @@ def test_cli_writes_one_schema_per_topic(tmp_path: Path) -> None:
     assert str(tmp_path / "alerts.schema.json") in out.stdout
     for p in tmp_path.glob("*.json"):
         assert json.loads(p.read_text())["x-schema-version"] == 1
+
+
+def test_committed_json_schemas_match_the_models() -> None:
+    """docs/schemas is what other teams read: it must equal what the models export (`make schemas`)."""
+    root = Path(__file__).resolve().parents[2] / "docs" / "schemas"
+    for name, schema in json_schemas().items():
+        committed = json.loads((root / f"{name}.schema.json").read_text())
+        assert committed == json.loads(json.dumps(schema)), f"{name}: run `make schemas`"
