@@ -1,0 +1,144 @@
+"""deploy/compose.yaml: valid against the Compose Specification schema, and wired as the pipeline needs."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+import yaml
+
+from labstream.settings import Settings, Topics
+from tests.deploy.queries import COMPOSE_PATH, DEPLOY_DIR
+from tests.deploy.tools import explain, run
+
+SCHEMA_PATH = Path(__file__).parent / "data" / "compose-spec.json"
+# Variables compose.yaml requires (`${VAR:?...}`): set for the offline checks.
+# The schema declares draft 2019-09 by its old URI (`http://json-schema.org/draft/2019-09/schema#`),
+# which jsonschema does not map: name the draft explicitly.
+_VALIDATOR = jsonschema.Draft201909Validator
+REQUIRED_ENV = {"LABSTREAM_PSEUDONYM_KEY": "test-key", "LABSTREAM_API_TOKENS": "test-token"}
+
+
+def _compose() -> dict[str, Any]:
+    return yaml.safe_load(COMPOSE_PATH.read_text(encoding="utf-8"))
+
+
+def _depends(service: dict[str, Any]) -> dict[str, str]:
+    return {name: spec["condition"] for name, spec in service.get("depends_on", {}).items()}
+
+
+def test_compose_file_is_valid_against_the_compose_spec_schema() -> None:
+    schema = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+    assert schema["title"] == "Compose Specification"
+    _VALIDATOR.check_schema(schema)
+    errors = sorted(_VALIDATOR(schema).iter_errors(_compose()), key=lambda e: list(e.path))
+    assert not errors, "\n".join(f"{'/'.join(map(str, e.path))}: {e.message}" for e in errors)
+
+
+def test_schema_rejects_a_broken_compose_file() -> None:
+    schema = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+    broken = _compose()
+    broken["services"]["worker"]["depends_on"]["kafka-init"]["condition"] = "service_finished"
+    broken["services"]["api"]["restart_policy"] = "always"
+    errors = list(_VALIDATOR(schema).iter_errors(broken))
+    assert len(errors) >= 2
+
+
+def _compose_cli() -> list[str] | None:
+    docker = shutil.which("docker")
+    if (
+        docker
+        and subprocess.run([docker, "compose", "version"], capture_output=True, check=False).returncode == 0
+    ):
+        return [docker, "compose"]
+    legacy = shutil.which("docker-compose")
+    return [legacy] if legacy else None
+
+
+def test_docker_compose_config_accepts_the_file(tmp_path: Path) -> None:
+    cli = _compose_cli()
+    if cli is None:
+        pytest.skip("no `docker compose` plugin nor docker-compose here; the schema test above still runs")
+    env = {**os.environ, **REQUIRED_ENV}
+    proc = run([*cli, "-f", str(COMPOSE_PATH), "config", "-q"], cwd=tmp_path, env=env)
+    assert proc.returncode == 0, explain(proc)
+
+
+def test_kafka_runs_in_kraft_mode_on_the_official_image() -> None:
+    kafka = _compose()["services"]["kafka"]
+    assert kafka["image"].startswith("apache/kafka:")
+    env = kafka["environment"]
+    assert set(env["KAFKA_PROCESS_ROLES"].split(",")) == {"broker", "controller"}
+    assert "ZOOKEEPER" not in " ".join(env)
+    assert env["KAFKA_CONTROLLER_QUORUM_VOTERS"] == f"{env['KAFKA_NODE_ID']}@kafka:9093"
+    assert "PLAINTEXT://kafka:9092" in env["KAFKA_ADVERTISED_LISTENERS"]
+    listeners = {item.split("://")[0] for item in env["KAFKA_LISTENERS"].split(",")}
+    assert listeners == set(env["KAFKA_LISTENER_SECURITY_PROTOCOL_MAP"].replace(":PLAINTEXT", "").split(","))
+    assert "healthcheck" in kafka
+
+
+def test_topic_creator_makes_all_seven_topics_with_partitions_from_env() -> None:
+    services = _compose()["services"]
+    init = services["kafka-init"]
+    assert init["image"] == services["kafka"]["image"]
+    assert _depends(init) == {"kafka": "service_healthy"}
+    assert init["restart"] == "no"
+    script = "\n".join(init["command"])
+    assert "kafka-topics.sh" in script and "--if-not-exists" in script
+    assert '--partitions "$$LABSTREAM_PARTITIONS"' in script
+    assert init["environment"]["LABSTREAM_PARTITIONS"] == "${LABSTREAM_PARTITIONS:-6}"
+    # Every topic of the settings, under its settings variable, with the contract's default name.
+    defaults = Topics()
+    for field in Topics.model_fields:
+        var = f"LABSTREAM_TOPIC_{field.upper()}"
+        assert var in Settings.model_fields.keys() | {f"LABSTREAM_{k.upper()}" for k in Settings.model_fields}
+        assert init["environment"][var] == f"${{{var}:-{getattr(defaults, field)}}}"
+        assert f'"$${var}"' in script
+    assert len(re.findall(r'"\$\$LABSTREAM_TOPIC_\w+"', script)) == len(defaults.all()) == 7
+
+
+def test_workers_scale_and_share_the_kafka_and_topic_settings() -> None:
+    services = _compose()["services"]
+    worker = services["worker"]
+    assert "container_name" not in worker and "ports" not in worker, "fixed names/ports break --scale"
+    assert worker["command"] == ["worker"]
+    env = worker["environment"]
+    assert env["LABSTREAM_BOOTSTRAP_SERVERS"] == "kafka:9092"
+    assert env["LABSTREAM_WORKER_WEB_HOST"] == "0.0.0.0"
+    assert _depends(worker) == {"kafka-init": "service_completed_successfully"}
+    assert any(v.endswith(":" + env["LABSTREAM_MODEL_DIR"]) for v in worker["volumes"])
+    for name, value in services["kafka-init"]["environment"].items():
+        if name.startswith("LABSTREAM_TOPIC_"):
+            assert env[name] == value and services["api"]["environment"][name] == value
+
+    api = services["api"]
+    assert api["command"] == ["api"]
+    assert api["environment"]["LABSTREAM_BOOTSTRAP_SERVERS"] == "kafka:9092"
+    assert api["environment"]["LABSTREAM_API_HOST"] == "0.0.0.0"
+    assert api["image"] == worker["image"] and api["build"] == worker["build"]
+    assert worker["build"]["dockerfile"] == "deploy/Dockerfile"
+    assert (DEPLOY_DIR / worker["build"]["context"] / worker["build"]["dockerfile"]).resolve().is_file()
+
+
+def test_prometheus_and_grafana_use_official_images_and_existing_files() -> None:
+    services = _compose()["services"]
+    assert services["prometheus"]["image"].startswith("prom/prometheus:")
+    assert services["grafana"]["image"].startswith("grafana/grafana:")
+    assert _depends(services["grafana"]) == {"prometheus": "service_healthy"}
+    for name in ("prometheus", "grafana"):
+        for volume in services[name]["volumes"]:
+            source = volume.split(":")[0]
+            if source.startswith("."):
+                assert (DEPLOY_DIR / source).exists(), f"{name}: missing bind-mount source {source}"
+    assert "./prometheus/rules:/etc/prometheus/rules:ro" in services["prometheus"]["volumes"]
+    named = {
+        v.split(":")[0] for s in services.values() for v in s.get("volumes", []) if not v.startswith(".")
+    }
+    assert named == set(_compose()["volumes"])

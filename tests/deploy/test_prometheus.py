@@ -1,0 +1,104 @@
+"""The Prometheus scrape config and rules, checked with the real promtool."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import yaml
+
+from tests.deploy.queries import PROMETHEUS_CONFIG, PROMETHEUS_DIR, RULE_TESTS, rule_files, rules
+from tests.deploy.tools import explain, promtool, run
+
+REQUIRED_ALERTS = {
+    "LabStreamWorkerDown",
+    "LabStreamConsumerLagGrowing",
+    "LabStreamDeadLetterRate",
+    "LabStreamAlertStorm",
+    "LabStreamModelDrift",
+    "LabStreamSpoolNotDraining",
+}
+
+
+def _alerts() -> dict[str, dict]:
+    return {rule["alert"]: rule for _, rule in rules() if "alert" in rule}
+
+
+def test_promtool_check_config_from_any_directory(tmp_path: Path) -> None:
+    # Rule files are resolved against the config file's directory, not the cwd: check both a
+    # run from elsewhere and a copy of the whole prometheus/ folder (what compose mounts).
+    proc = run([promtool(), "check", "config", str(PROMETHEUS_CONFIG)], cwd=tmp_path)
+    assert proc.returncode == 0, explain(proc)
+    assert "1 rule files found" in proc.stdout + proc.stderr
+
+    copy = tmp_path / "prometheus"
+    shutil.copytree(PROMETHEUS_DIR, copy)
+    proc = run([promtool(), "check", "config", "prometheus.yml"], cwd=copy)
+    assert proc.returncode == 0, explain(proc)
+
+
+def test_promtool_check_rules() -> None:
+    files = rule_files()
+    assert files, "no rule files under deploy/prometheus/rules"
+    proc = run([promtool(), "check", "rules", *map(str, files)])
+    assert proc.returncode == 0, explain(proc)
+
+
+def test_promtool_rule_unit_tests_pass(tmp_path: Path) -> None:
+    proc = run([promtool(), "test", "rules", str(RULE_TESTS)], cwd=tmp_path)
+    assert proc.returncode == 0, explain(proc)
+    assert "SUCCESS" in proc.stdout
+
+
+def test_rule_unit_tests_fail_when_a_rule_is_broken(tmp_path: Path) -> None:
+    # The unit tests must be able to fail: raise the drift threshold so the firing case cannot fire.
+    copy = tmp_path / "prometheus"
+    shutil.copytree(PROMETHEUS_DIR, copy)
+    rules_file = copy / "rules" / "labstream.rules.yml"
+    text = rules_file.read_text(encoding="utf-8")
+    assert "(labstream_drift_psi) > 0.25" in text
+    rules_file.write_text(text.replace("(labstream_drift_psi) > 0.25", "(labstream_drift_psi) > 0.95"))
+    proc = run([promtool(), "test", "rules", str(copy / "tests" / RULE_TESTS.name)])
+    assert proc.returncode != 0, explain(proc)
+    assert "LabStreamModelDrift" in proc.stdout + proc.stderr
+
+
+def test_required_alerts_exist_with_severity_and_annotations() -> None:
+    alerts = _alerts()
+    assert REQUIRED_ALERTS <= alerts.keys()
+    for name, rule in alerts.items():
+        assert rule["labels"]["severity"] in {"critical", "warning", "info"}, name
+        assert rule["annotations"].get("summary"), name
+        assert rule["annotations"].get("description"), name
+    assert alerts["LabStreamWorkerDown"]["expr"].strip() == 'up{job="labstream-worker"} == 0'
+
+
+def test_every_alert_has_a_firing_and_a_quiet_unit_test() -> None:
+    spec = yaml.safe_load(RULE_TESTS.read_text(encoding="utf-8"))
+    assert [str((RULE_TESTS.parent / f).resolve()) for f in spec["rule_files"]] == [
+        str(p.resolve()) for p in rule_files()
+    ]
+    fires: set[str] = set()
+    quiet: set[str] = set()
+    for case in spec["tests"]:
+        for check in case.get("alert_rule_test", []):
+            (fires if check.get("exp_alerts") else quiet).add(check["alertname"])
+    alerts = set(_alerts())
+    assert alerts - fires == set(), "alerts with no firing unit test"
+    assert alerts - quiet == set(), "alerts with no non-firing unit test"
+
+
+def test_scrape_config_matches_compose() -> None:
+    config = yaml.safe_load(PROMETHEUS_CONFIG.read_text(encoding="utf-8"))
+    compose = yaml.safe_load((PROMETHEUS_DIR.parent / "compose.yaml").read_text(encoding="utf-8"))
+    jobs = {job["job_name"]: job for job in config["scrape_configs"]}
+
+    worker = jobs["labstream-worker"]
+    [sd] = worker["dns_sd_configs"]
+    assert sd["type"] == "A" and sd["names"] == ["worker"]
+    worker_env = compose["services"]["worker"]["environment"]
+    assert str(sd["port"]) == str(worker_env["LABSTREAM_WORKER_WEB_PORT"])
+    assert worker.get("metrics_path", "/metrics") == "/metrics"
+
+    api_env = compose["services"]["api"]["environment"]
+    assert jobs["labstream-api"]["static_configs"] == [{"targets": [f"api:{api_env['LABSTREAM_API_PORT']}"]}]
