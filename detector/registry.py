@@ -1,0 +1,261 @@
+"""Versioned models on disk, saved with skops, loaded only after a checksum and a type check.
+
+Layout under ``model_dir``::
+
+    versions/<version>/model.skops      the model (skops format: a zip of JSON + numpy arrays)
+    versions/<version>/metadata.json    version, trained_at, data summary, features, library
+                                        versions, thresholds, evaluation, sha256 of model.skops
+    CURRENT                             the promoted version (replaced atomically via rename)
+    history.json                        promoted versions, oldest first (rollback pops)
+
+Loading verifies the sha256 from the metadata, then asks skops which types the
+file would instantiate and refuses any outside :data:`TRUSTED_TYPES`; it never
+uses ``trusted=True`` and never pickle.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import shutil
+import tempfile
+import zipfile
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import sklearn
+import skops
+import skops.io as sio
+
+from detector.exceptions import ModelIntegrityError, ModelNotFoundError
+from detector.model import Detector
+from detector.synthetic import synthetic_normal_traffic
+from detector.training import train_detector
+from schemas import METRIC_FIELDS
+
+MODEL_FILE = "model.skops"
+METADATA_FILE = "metadata.json"
+# Types beyond skops' defaults that a LabStream model may contain: an IsolationForest's tree arrays.
+TRUSTED_TYPES: tuple[str, ...] = ("sklearn.tree._tree.Tree",)
+_REQUIRED_KEYS = frozenset(
+    {
+        "format",
+        "forest",
+        "params",
+        "g_center",
+        "g_scale",
+        "global_median",
+        "global_scale",
+        "g_cal",
+        "d_cal",
+        "threshold",
+        "reference",
+    }
+)
+
+
+def sha256_of(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def _jsonable(v: Any) -> Any:
+    if isinstance(v, np.ndarray):
+        return v.tolist()
+    if isinstance(v, dict):
+        return {k: _jsonable(x) for k, x in v.items()}
+    return v
+
+
+class ModelRegistry:
+    """Versioned detector models in ``model_dir``.
+
+    >>> import tempfile, pathlib
+    >>> reg = ModelRegistry(pathlib.Path(tempfile.mkdtemp()))
+    >>> reg.current_version() is None
+    True
+    >>> det = reg.ensure_model(seed=42)
+    >>> reg.current_version() == det.version
+    True
+    """
+
+    def __init__(
+        self, model_dir: Path, *, target_false_alert_rate: float = 0.001, alert_window_s: float = 300.0
+    ) -> None:
+        self.model_dir = Path(model_dir)
+        self.target_false_alert_rate = target_false_alert_rate
+        self.alert_window_s = alert_window_s
+
+    # --- reading -------------------------------------------------------
+    def current_version(self) -> str | None:
+        """The promoted version (reads one small file; cheap enough to poll every few seconds)."""
+        try:
+            return (self.model_dir / "CURRENT").read_text(encoding="utf-8").strip() or None
+        except FileNotFoundError:
+            return None
+
+    def metadata(self, version: str) -> dict[str, Any]:
+        path = self.model_dir / "versions" / version / METADATA_FILE
+        try:
+            return json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError as e:
+            raise ModelNotFoundError(f"no model version {version!r} in {self.model_dir}") from e
+
+    def versions(self) -> list[dict[str, Any]]:
+        """Metadata of every stored version, oldest first."""
+        root = self.model_dir / "versions"
+        metas = (
+            [self.metadata(p.name) for p in root.iterdir() if (p / METADATA_FILE).exists()]
+            if root.exists()
+            else []
+        )
+        return sorted(metas, key=lambda m: (m["trained_at"], m["version"]))
+
+    def load(self, version: str) -> Detector:
+        """Load a version after checking its checksum and the types it contains."""
+        meta = self.metadata(version)
+        path = self.model_dir / "versions" / version / MODEL_FILE
+        if not path.exists():
+            raise ModelNotFoundError(f"model file missing for version {version!r}: {path}")
+        actual = sha256_of(path)
+        if actual != meta.get("sha256"):
+            raise ModelIntegrityError(
+                f"refusing model {version!r}: sha256 of {path.name} is {actual[:12]}..., metadata says "
+                f"{str(meta.get('sha256'))[:12]}... (file changed or corrupt)"
+            )
+        try:
+            untrusted = sio.get_untrusted_types(file=path)
+        except (zipfile.BadZipFile, ValueError, KeyError, OSError) as e:
+            raise ModelIntegrityError(
+                f"refusing model {version!r}: {path.name} is not a skops file ({type(e).__name__}); "
+                "pickle/joblib files are never loaded"
+            ) from e
+        unexpected = sorted(set(untrusted) - set(TRUSTED_TYPES))
+        if unexpected:
+            raise ModelIntegrityError(f"refusing model {version!r}: untrusted types {unexpected}")
+        try:
+            state = sio.load(path, trusted=list(TRUSTED_TYPES))
+        except Exception as e:  # noqa: BLE001 - any failure to decode is an integrity problem
+            raise ModelIntegrityError(f"refusing model {version!r}: cannot decode ({e})") from e
+        missing = _REQUIRED_KEYS - set(state) if isinstance(state, dict) else _REQUIRED_KEYS
+        if missing or state.get("format") != 1:
+            raise ModelIntegrityError(f"refusing model {version!r}: not a LabStream detector state")
+        return Detector(state, version=version)
+
+    def load_current(self) -> Detector:
+        version = self.current_version()
+        if version is None:
+            raise ModelNotFoundError(f"no promoted model in {self.model_dir}")
+        return self.load(version)
+
+    # --- writing -------------------------------------------------------
+    def save(self, det: Detector, data_summary: dict[str, Any], evaluation: dict | None = None) -> str:
+        """Store ``det`` as a new version (written aside, then renamed into place); sets ``det.version``."""
+        trained_at = datetime.now(UTC)
+        root = self.model_dir / "versions"
+        root.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(dir=root, prefix=".new-"))
+        sio.dump(det.state, tmp / MODEL_FILE)
+        digest = sha256_of(tmp / MODEL_FILE)
+        version = f"{trained_at:%Y%m%dT%H%M%S%f}Z-{digest[:8]}"
+        meta = {
+            "version": version,
+            "trained_at": trained_at.isoformat(),
+            "data": data_summary,
+            "features": {"raw": list(METRIC_FIELDS), "deviation": [f"{f}_robust_z" for f in METRIC_FIELDS]},
+            "libraries": {
+                "python": platform.python_version(),
+                "numpy": np.__version__,
+                "scikit-learn": sklearn.__version__,
+                "skops": skops.__version__,
+            },
+            "thresholds": det.thresholds,
+            "target_false_alert_rate": det.state["target_false_alert_rate"],
+            "events_per_window": det.state["events_per_window"],
+            "baseline": {"alpha": det.params.alpha, "warmup": det.params.warmup, "clip_z": det.params.clip_z},
+            "drift_reference": _jsonable(det.state["reference"]),
+            "evaluation": evaluation,
+            "sha256": digest,
+        }
+        (tmp / METADATA_FILE).write_text(json.dumps(meta, indent=2), encoding="utf-8")
+        os.replace(tmp, root / version)
+        det.version = version
+        return version
+
+    def update_metadata(self, version: str, **fields: Any) -> None:
+        meta = self.metadata(version)
+        meta.update(fields)
+        _atomic_write(self.model_dir / "versions" / version / METADATA_FILE, json.dumps(meta, indent=2))
+
+    def _history(self) -> list[str]:
+        try:
+            return list(json.loads((self.model_dir / "history.json").read_text(encoding="utf-8")))
+        except FileNotFoundError:
+            return []
+
+    def promote(self, version: str) -> None:
+        """Make ``version`` current (it must load cleanly first): atomic rename of the pointer file."""
+        self.load(version)
+        self.model_dir.mkdir(parents=True, exist_ok=True)
+        history = self._history()
+        _atomic_write(self.model_dir / "history.json", json.dumps([*history, version]))
+        _atomic_write(self.model_dir / "CURRENT", version + "\n")
+
+    def rollback(self) -> str:
+        """Re-promote the version promoted before the current one; returns it."""
+        history = self._history()
+        if len(history) < 2:
+            raise ModelNotFoundError("nothing to roll back to: fewer than two promotions recorded")
+        previous = history[-2]
+        self.load(previous)
+        _atomic_write(self.model_dir / "history.json", json.dumps(history[:-1]))
+        _atomic_write(self.model_dir / "CURRENT", previous + "\n")
+        return previous
+
+    def delete_unpromoted_temp(self) -> None:
+        """Remove half-written version directories left by a crash."""
+        for p in (self.model_dir / "versions").glob(".new-*"):
+            shutil.rmtree(p, ignore_errors=True)
+
+    def ensure_model(self, seed: int = 42) -> Detector:
+        """The promoted model; on an empty registry, train one on SYNTHETIC traffic and promote it."""
+        if self.current_version() is not None:
+            return self.load_current()
+        n_devices, minutes = 50, 1440
+        rows, ids, _ = synthetic_normal_traffic(n_devices=n_devices, minutes=minutes, seed=seed)
+        det = train_detector(
+            rows,
+            ids,
+            seed=seed,
+            target_false_alert_rate=self.target_false_alert_rate,
+            events_per_window=self.alert_window_s / 60.0,
+        )
+        summary = {
+            "source": "synthetic",
+            "synthetic": True,
+            "generator": "detector.synthetic",
+            "seed": seed,
+            "devices": n_devices,
+            "events": int(rows.shape[0]),
+            "events_per_device_per_minute": 1,
+            "simulated_minutes": minutes,
+        }
+        self.save(det, summary)
+        self.promote(det.version)
+        return det

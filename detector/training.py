@@ -1,0 +1,105 @@
+"""Train a :class:`Detector` from normal traffic (rows in METRIC_FIELDS order, in event order).
+
+1. Global model: an IsolationForest on the log-scaled raw metrics, standardised.
+2. Baselines: the training stream is replayed through the per-device baselines
+   (every event updates, none is skipped) to get the deviation score of every
+   event of a warmed-up device; scale floors come from the devices' own noise.
+3. Calibration: each regime's training scores are fitted with a
+   :class:`TailCalibrator`; the alert threshold is the calibrated score whose
+   exceedance probability per event is ``target_false_alert_rate /
+   events_per_window``, so that a normal device raises about
+   ``target_false_alert_rate`` alerts per alert window.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+from sklearn.ensemble import IsolationForest
+
+from detector.baseline import BaselineParams, index_batch, load_states, sequential_pass
+from detector.calibration import TailCalibrator
+from detector.drift import reference_from
+from detector.exceptions import TrainingDataError
+from detector.model import Detector, log_features
+from schemas import METRIC_FIELDS
+
+MIN_ROWS = 500
+# Smallest robust std per feature, in the metric's units (resolution of the measurement).
+_ABS_FLOORS = np.array([1e-4, 0.05, 1e-3, 0.5, 1e-5])
+_TWO_SIDED = np.array([False, False, True, True, False])  # utilisation or connections collapsing is news too
+
+
+def _device_noise(rows: np.ndarray, inv: np.ndarray, n_dev: int) -> np.ndarray:
+    """Median over devices of each device's robust std (1.4826 * MAD) per feature."""
+    scales = []
+    for j in range(n_dev):
+        x = rows[inv == j]
+        if x.shape[0] >= 10:
+            scales.append(1.4826 * np.median(np.abs(x - np.median(x, axis=0)), axis=0))
+    return np.median(np.array(scales), axis=0) if scales else np.zeros(len(METRIC_FIELDS))
+
+
+def train_detector(
+    rows: np.ndarray,
+    device_ids: Sequence[str],
+    *,
+    seed: int = 42,
+    target_false_alert_rate: float = 0.001,
+    events_per_window: float = 5.0,
+    alpha: float = 0.01,
+    warmup: int = 30,
+    n_estimators: int = 100,
+) -> Detector:
+    """Fit a detector on (mostly) normal traffic; anomalies in it only make thresholds more conservative."""
+    rows = np.asarray(rows, dtype=np.float64)
+    if rows.ndim != 2 or rows.shape[1] != len(METRIC_FIELDS) or rows.shape[0] != len(device_ids):
+        raise TrainingDataError(f"expected rows (n, 5) matching device_ids; got {rows.shape}")
+    if rows.shape[0] < MIN_ROWS:
+        raise TrainingDataError(f"need at least {MIN_ROWS} training events, got {rows.shape[0]}")
+    if not np.isfinite(rows).all():
+        raise TrainingDataError("training rows contain NaN or infinite values")
+    feats = log_features(rows)
+    g_center, g_scale = feats.mean(axis=0), feats.std(axis=0) + 1e-9
+    forest = IsolationForest(n_estimators=n_estimators, max_samples=256, random_state=seed)
+    forest.fit((feats - g_center) / g_scale)
+    g_cal = TailCalibrator.fit(-forest.score_samples((feats - g_center) / g_scale))
+
+    devices, inv, occ = index_batch(device_ids)
+    floors = np.maximum(_ABS_FLOORS, 0.25 * _device_noise(rows, inv, len(devices)))
+    params = BaselineParams(floors=floors, two_sided=_TWO_SIDED, alpha=alpha, warmup=warmup)
+    passed = sequential_pass(
+        rows, inv, occ, load_states(devices, {}), params, math.inf, np.zeros(rows.shape[0], dtype=bool)
+    )
+    if passed.warmed.sum() < 1000:
+        raise TrainingDataError(
+            f"only {int(passed.warmed.sum())} events of warmed-up devices (need 1000): "
+            f"give more events per device (warm-up is {warmup})"
+        )
+    d_cal = TailCalibrator.fit(passed.dev_raw[passed.warmed])
+    per_event = target_false_alert_rate / max(events_per_window, 1.0)
+    global_median = np.median(rows, axis=0)
+    state = {
+        "format": 1,
+        "forest": forest,
+        "params": {
+            "floors": floors,
+            "two_sided": _TWO_SIDED.copy(),
+            "alpha": alpha,
+            "warmup": warmup,
+            "clip_z": params.clip_z,
+        },
+        "g_center": g_center,
+        "g_scale": g_scale,
+        "global_median": global_median,
+        "global_scale": np.maximum(1.4826 * np.median(np.abs(rows - global_median), axis=0), _ABS_FLOORS),
+        "g_cal": g_cal.to_state(),
+        "d_cal": d_cal.to_state(),
+        "threshold": -math.log10(per_event),
+        "target_false_alert_rate": target_false_alert_rate,
+        "events_per_window": float(events_per_window),
+        "reference": reference_from(rows),
+    }
+    return Detector(state)
