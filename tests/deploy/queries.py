@@ -97,6 +97,34 @@ def deploy_queries(rate_interval: str = "1m") -> list[DeployQuery]:
     return queries
 
 
+def exported_metrics() -> dict[str, set[str]]:
+    """Sample name -> label names of every family the workers and collectors export.
+
+    Read from a real exposition: every labelled metric gets one child, then the registry is
+    collected, so the names are exactly what Prometheus scrapes (``_total``, ``_bucket``,
+    ``_info``; no ``_sum`` for a histogram with negative buckets, as prometheus-client omits it).
+    """
+    from prometheus_client import CollectorRegistry
+    from prometheus_client.metrics import MetricWrapperBase
+
+    from producers.metrics import CollectorMetrics
+    from stream_processors.metrics import WorkerMetrics
+
+    exported: dict[str, set[str]] = {}
+    for owner_cls in (WorkerMetrics, CollectorMetrics):
+        registry = CollectorRegistry()
+        owner = owner_cls(registry)
+        for metric in vars(owner).values():
+            labelnames = getattr(metric, "_labelnames", ())  # private: no public accessor
+            if isinstance(metric, MetricWrapperBase) and labelnames:
+                metric.labels(*("x" for _ in labelnames))
+        for family in registry.collect():
+            for sample in family.samples:
+                if not sample.name.endswith("_created"):
+                    exported.setdefault(sample.name, set()).update(set(sample.labels) - {"le"})
+    return exported
+
+
 def metric_names(expr: str) -> set[str]:
     """Metric names an expression reads (LabStream's own, recorded ones, and ``up``)."""
     without_strings = re.sub(r'"(?:[^"\\]|\\.)*"', '""', expr)

@@ -7,7 +7,14 @@ from pathlib import Path
 
 import yaml
 
-from tests.deploy.queries import PROMETHEUS_CONFIG, PROMETHEUS_DIR, RULE_TESTS, rule_files, rules
+from tests.deploy.queries import (
+    PROMETHEUS_CONFIG,
+    PROMETHEUS_DIR,
+    RULE_TESTS,
+    metric_names,
+    rule_files,
+    rules,
+)
 from tests.deploy.tools import explain, promtool, run
 
 REQUIRED_ALERTS = {
@@ -102,3 +109,17 @@ def test_scrape_config_matches_compose() -> None:
 
     api_env = compose["services"]["api"]["environment"]
     assert jobs["labstream-api"]["static_configs"] == [{"targets": [f"api:{api_env['LABSTREAM_API_PORT']}"]}]
+
+
+def test_alerts_read_recording_rules_recorded_earlier_in_their_group() -> None:
+    # Across groups the evaluation order is undefined (promtool's unit tests turn flaky): an alert
+    # that reads a recorded series must sit after that recording rule in the same group.
+    seen: dict[str, list[str]] = {}
+    for group, rule in rules():
+        recorded = seen.setdefault(group, [])
+        if "record" in rule:
+            recorded.append(rule["record"])
+            continue
+        for name in metric_names(rule["expr"]):
+            if ":" in name:
+                assert name in recorded, f"{rule['alert']} reads {name} before or outside its group"

@@ -6,33 +6,17 @@ import re
 from pathlib import Path
 
 import yaml
-from prometheus_client import CollectorRegistry
-from prometheus_client.metrics import MetricWrapperBase
 
-from producers.metrics import CollectorMetrics
-from stream_processors.metrics import WorkerMetrics
-from tests.deploy.queries import deploy_queries, metric_names, rules
+from tests.deploy.queries import deploy_queries, exported_metrics, metric_names, rules
 from tests.deploy.tools import explain, promtool, run
 
-_SUFFIXES = {
-    "counter": ("_total",),
-    "gauge": ("",),
-    "histogram": ("_bucket", "_sum", "_count"),
-    "info": ("_info",),
-}
 # Labels Prometheus adds to every scraped series, and histogram buckets' own.
 _TARGET_LABELS = {"job", "instance", "le"}
 
 
 def _exported() -> dict[str, set[str]]:
     """Sample name -> label names, for every family in the workers' and collectors' metrics."""
-    exported: dict[str, set[str]] = {"up": {"job", "instance"}}
-    for owner in (WorkerMetrics(CollectorRegistry()), CollectorMetrics(CollectorRegistry())):
-        for metric in vars(owner).values():
-            if not isinstance(metric, MetricWrapperBase):
-                continue
-            for suffix in _SUFFIXES[metric._type]:
-                exported[metric._name + suffix] = set(metric._labelnames)
+    exported = {"up": {"job", "instance"}, **exported_metrics()}
     for _, rule in rules():
         if "record" in rule:
             exported[rule["record"]] = set(re.findall(r"\w+", _outer_by(rule["expr"])))
