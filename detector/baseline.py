@@ -9,7 +9,16 @@ global model alone decides. An event judged anomalous does not update the
 baseline, and a normal one is clipped to ``clip_z`` robust std first, so an
 incident does not become the device's new normal.
 
-The state of one device is JSON: ``{"n": int, "mean": [5 floats], "mad": [5 floats]}``.
+Two deviation statistics are computed per event: the event's own robust
+z-scores (spikes), and the z-scores of a short EWMA of the device's recent
+values (weight ``short_alpha``, about four events; each value winsorised to
+``short_clip_z`` robust std first, so one burst barely moves it), in units of
+that average's own standard deviation (EWMA control chart). The short average catches
+sustained shifts that are small per event: slow drifts, error storms in noisy
+error rates. Each statistic is the root-sum-square of directional z-scores.
+
+The state of one device is JSON:
+``{"n": int, "mean": [5 floats], "mad": [5 floats], "short": [5 floats]}``.
 
 Events of one batch are processed in rounds: round ``k`` holds every device's
 ``k``-th event of the batch, so each round is one set of numpy operations and
@@ -36,14 +45,18 @@ class BaselineParams:
     alpha: float = 0.01
     warmup: int = 30
     clip_z: float = 4.0
+    short_alpha: float = 0.25
+    short_clip_z: float = 6.0
 
 
 @dataclass(frozen=True, slots=True)
 class PassResult:
     """Per-row outputs of one pass, in the batch's row order."""
 
-    dev_raw: np.ndarray  # (n,) root-sum-square of directional robust z-scores
+    dev_raw: np.ndarray  # (n,) root-sum-square of directional robust z-scores of the event
+    smooth_raw: np.ndarray  # (n,) the same for the short EWMA including the event
     z: np.ndarray  # (n, 5) signed robust z-scores vs the device baseline before the event
+    zs: np.ndarray  # (n, 5) signed z-scores of the short EWMA
     expected: np.ndarray  # (n, 5) the baseline mean before the event
     warmed: np.ndarray  # (n,) bool: baseline trusted for this event
     anomalous: np.ndarray  # (n,) bool
@@ -67,52 +80,69 @@ def index_batch(device_ids: Sequence[str]) -> tuple[list[str], np.ndarray, np.nd
 
 
 def load_states(devices: Sequence[str], baselines: Mapping[str, Mapping]) -> tuple[np.ndarray, ...]:
-    """``(n, mean, mad)`` arrays for ``devices``; a missing or empty state is a new device."""
+    """``(n, mean, mad, short)`` arrays for ``devices``; a missing or empty state is a new device."""
     m = len(devices)
     n = np.zeros(m, dtype=np.int64)
     mean = np.zeros((m, N_FEATURES))
     mad = np.zeros((m, N_FEATURES))
+    short = np.zeros((m, N_FEATURES))
     for j, d in enumerate(devices):
         st = baselines.get(d)
         if st and st.get("n"):
             n[j] = int(st["n"])
             mean[j] = st["mean"]
             mad[j] = st["mad"]
-    return n, mean, mad
+            short[j] = st.get("short", st["mean"])
+    return n, mean, mad, short
 
 
 def store_states(
-    devices: Sequence[str], n: np.ndarray, mean: np.ndarray, mad: np.ndarray, baselines: MutableMapping
+    devices: Sequence[str],
+    n: np.ndarray,
+    mean: np.ndarray,
+    mad: np.ndarray,
+    short: np.ndarray,
+    baselines: MutableMapping,
 ) -> None:
     """Write the states of ``devices`` back into ``baselines`` (plain ints, floats, lists)."""
-    n_l, mean_l, mad_l = n.tolist(), mean.tolist(), mad.tolist()
+    n_l, mean_l, mad_l, short_l = n.tolist(), mean.tolist(), mad.tolist(), short.tolist()
     for j, d in enumerate(devices):
-        baselines[d] = {"n": n_l[j], "mean": mean_l[j], "mad": mad_l[j]}
+        baselines[d] = {"n": n_l[j], "mean": mean_l[j], "mad": mad_l[j], "short": short_l[j]}
+
+
+def _rss(z: np.ndarray, two_sided: np.ndarray) -> np.ndarray:
+    dz = np.where(two_sided, np.abs(z), np.maximum(z, 0.0))
+    return np.sqrt(np.einsum("ij,ij->i", dz, dz))
 
 
 def sequential_pass(
     rows: np.ndarray,
     inv: np.ndarray,
     occ: np.ndarray,
-    state: tuple[np.ndarray, np.ndarray, np.ndarray],
+    state: tuple[np.ndarray, ...],
     params: BaselineParams,
-    dev_threshold: float,
+    thresholds: tuple[float, float],
     warm_anomalous: np.ndarray,
 ) -> PassResult:
     """Score rows against their devices' baselines and update ``state`` in place, in event order.
 
-    ``dev_threshold`` is the raw deviation score at which a warmed-up device's event is anomalous
-    (``inf`` while training); ``warm_anomalous`` says which warm-up rows the global model flagged.
+    ``thresholds`` are the raw (event, short-average) statistics at which a warmed-up device's
+    event is anomalous (``inf`` while training); ``warm_anomalous`` flags warm-up rows the global
+    model judged anomalous.
     """
-    n, mean, mad = state
+    n, mean, mad, short = state
     size = rows.shape[0]
     out = PassResult(
         dev_raw=np.zeros(size),
+        smooth_raw=np.zeros(size),
         z=np.zeros((size, N_FEATURES)),
+        zs=np.zeros((size, N_FEATURES)),
         expected=np.zeros((size, N_FEATURES)),
         warmed=np.zeros(size, dtype=bool),
         anomalous=np.zeros(size, dtype=bool),
     )
+    sa = params.short_alpha
+    short_sd = np.sqrt(sa / (2.0 - sa))  # std of an EWMA of iid noise, in units of the noise std
     order = np.argsort(occ, kind="stable")
     bounds = np.concatenate(([0], np.cumsum(np.bincount(occ)))) if size else np.zeros(1, dtype=np.int64)
     for k in range(len(bounds) - 1):
@@ -120,21 +150,27 @@ def sequential_pass(
         dev = inv[r]
         x = rows[r]
         nd, mu, md = n[dev], mean[dev], mad[dev]
+        first = (nd == 0)[:, None]
         scale = np.maximum(ABSDEV_TO_STD * md, params.floors)
-        z = (x - mu) / scale
-        dz = np.where(params.two_sided, np.abs(z), np.maximum(z, 0.0))
-        d = np.sqrt(np.einsum("ij,ij->i", dz, dz))
         warmed = nd >= params.warmup
-        anomalous = np.where(warmed, d >= dev_threshold, warm_anomalous[r])
-        out.dev_raw[r], out.z[r], out.expected[r] = d, z, mu
-        out.warmed[r], out.anomalous[r] = warmed, anomalous
+        # winsorised: one burst moves the recent level by at most short_alpha * short_clip_z std
+        lim_s = np.where(warmed[:, None], params.short_clip_z * scale, np.inf)
+        xs = np.clip(x, mu - lim_s, mu + lim_s)
+        sh = np.where(first, x, short[dev] + sa * (xs - short[dev]))
+        short[dev] = sh  # the recent level follows every event, anomalous or not
+        z = (x - mu) / scale
+        zs = (sh - mu) / (scale * short_sd)
+        d, ds = _rss(z, params.two_sided), _rss(zs, params.two_sided)
+        anomalous = np.where(warmed, (d >= thresholds[0]) | (ds >= thresholds[1]), warm_anomalous[r])
+        out.dev_raw[r], out.smooth_raw[r], out.z[r], out.zs[r] = d, ds, z, zs
+        out.expected[r], out.warmed[r], out.anomalous[r] = mu, warmed, anomalous
         keep = ~anomalous
         if not keep.any():
             continue
         dev, x, nd, mu, md, scale = dev[keep], x[keep], nd[keep], mu[keep], md[keep], scale[keep]
         lim = params.clip_z * scale
         xc = np.where(warmed[keep, None], np.clip(x, mu - lim, mu + lim), x)
-        first = (nd == 0)[:, None]
+        first = first[keep]
         diff = xc - mu
         a = np.maximum(params.alpha, 1.0 / (nd + 1))[:, None]
         b = np.where(first, 0.0, np.maximum(params.alpha, 1.0 / np.maximum(nd, 1))[:, None])

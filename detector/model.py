@@ -4,14 +4,18 @@ Score scale (``Verdict.score``, higher = more anomalous): calibrated rarity in
 decades. A score of ``s`` means one normal training event in ``10**s`` scores at
 least this high under the same regime; 0 is perfectly ordinary. Two regimes
 share this scale: an event of a device whose baseline is warmed up is scored by
-the root-sum-square of its robust z-scores against that baseline; an event of a
-device still in warm-up is scored by a global IsolationForest on the five raw
+the larger of two statistics against that baseline, each calibrated on its own,
+minus log10(2) for having two looks (Bonferroni): the root-sum-square of the event's
+robust z-scores (spikes) and of the z-scores of a short EWMA of the device's recent
+values (sustained shifts, see :mod:`detector.baseline`); an event of a device still
+in warm-up is scored by a global IsolationForest on the five raw
 metrics (log-scaled). ``is_anomaly`` is ``score >= threshold`` (stored with the
 model); severity bands are ``threshold + 2`` (medium) and ``threshold + 5`` (high).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import MutableMapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -31,6 +35,7 @@ from detector.calibration import TailCalibrator
 from detector.explain import reasons_for, recommendations_for, severity_of
 
 REASON_MIN_DEVIATION = 3.0
+_TWO_LOOKS = math.log10(2.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +92,8 @@ class Detector:
             alpha=float(p["alpha"]),
             warmup=int(p["warmup"]),
             clip_z=float(p["clip_z"]),
+            short_alpha=float(p["short_alpha"]),
+            short_clip_z=float(p["short_clip_z"]),
         )
         self.g_center = np.asarray(state["g_center"], dtype=np.float64)
         self.g_scale = np.asarray(state["g_scale"], dtype=np.float64)
@@ -94,9 +101,13 @@ class Detector:
         self.global_scale = np.asarray(state["global_scale"], dtype=np.float64)
         self.g_cal = TailCalibrator.from_state(state["g_cal"])
         self.d_cal = TailCalibrator.from_state(state["d_cal"])
+        self.s_cal = TailCalibrator.from_state(state["s_cal"])
         self.threshold = float(state["threshold"])
         self.medium, self.high = self.threshold + 2.0, self.threshold + 5.0
-        self.dev_threshold_raw = self.d_cal.raw_threshold(self.threshold)
+        self.raw_thresholds = (
+            self.d_cal.raw_threshold(self.threshold + _TWO_LOOKS),
+            self.s_cal.raw_threshold(self.threshold + _TWO_LOOKS),
+        )
 
     @property
     def thresholds(self) -> dict[str, float]:
@@ -105,7 +116,8 @@ class Detector:
             "anomaly": self.threshold,
             "medium": self.medium,
             "high": self.high,
-            "deviation_raw": self.dev_threshold_raw,
+            "event_deviation_raw": self.raw_thresholds[0],
+            "recent_deviation_raw": self.raw_thresholds[1],
         }
 
     def global_scores(self, rows: np.ndarray) -> np.ndarray:
@@ -126,10 +138,10 @@ class Detector:
         g = np.zeros(rows.shape[0])
         if in_warmup.any():
             g[in_warmup] = self.global_scores(rows[in_warmup])
-        passed = sequential_pass(
-            rows, inv, occ, state, self.params, self.dev_threshold_raw, g >= self.threshold
-        )
-        score = np.where(passed.warmed, self.d_cal.transform(passed.dev_raw), g)
+        passed = sequential_pass(rows, inv, occ, state, self.params, self.raw_thresholds, g >= self.threshold)
+        dev = self.d_cal.transform(passed.dev_raw)
+        recent = self.s_cal.transform(passed.smooth_raw)
+        score = np.where(passed.warmed, np.maximum(dev, recent) - _TWO_LOOKS, g)
         store_states(devices, *state, baselines)
         return Scores(score=score, is_anomaly=passed.anomalous, passed=passed)
 
@@ -150,8 +162,10 @@ class Detector:
         return out
 
     def _anomaly_verdict(self, row: np.ndarray, score: float, p: PassResult, i: int) -> Verdict:
-        if p.warmed[i]:
-            expected, z = p.expected[i], p.z[i]
+        if p.warmed[i]:  # explain with whichever statistic is the more extreme
+            d, s = p.dev_raw[i : i + 1], p.smooth_raw[i : i + 1]
+            recent = self.s_cal.transform(s)[0] > self.d_cal.transform(d)[0]
+            expected, z = p.expected[i], (p.zs[i] if recent else p.z[i])
         else:  # baseline not trusted yet: explain against the fleet's typical values
             expected = self.global_median
             z = (row - expected) / self.global_scale

@@ -2,7 +2,7 @@
 
 1. Global model: an IsolationForest on the log-scaled raw metrics, standardised.
 2. Baselines: the training stream is replayed through the per-device baselines
-   (every event updates, none is skipped) to get the deviation score of every
+   (every event updates, none is skipped) to get both deviation statistics of every
    event of a warmed-up device; scale floors come from the devices' own noise.
 3. Calibration: each regime's training scores are fitted with a
    :class:`TailCalibrator`; the alert threshold is the calibrated score whose
@@ -70,15 +70,15 @@ def train_detector(
     devices, inv, occ = index_batch(device_ids)
     floors = np.maximum(_ABS_FLOORS, 0.25 * _device_noise(rows, inv, len(devices)))
     params = BaselineParams(floors=floors, two_sided=_TWO_SIDED, alpha=alpha, warmup=warmup)
-    passed = sequential_pass(
-        rows, inv, occ, load_states(devices, {}), params, math.inf, np.zeros(rows.shape[0], dtype=bool)
-    )
+    no_flags = np.zeros(rows.shape[0], dtype=bool)
+    passed = sequential_pass(rows, inv, occ, load_states(devices, {}), params, (math.inf, math.inf), no_flags)
     if passed.warmed.sum() < 1000:
         raise TrainingDataError(
             f"only {int(passed.warmed.sum())} events of warmed-up devices (need 1000): "
             f"give more events per device (warm-up is {warmup})"
         )
     d_cal = TailCalibrator.fit(passed.dev_raw[passed.warmed])
+    s_cal = TailCalibrator.fit(passed.smooth_raw[passed.warmed])
     per_event = target_false_alert_rate / max(events_per_window, 1.0)
     global_median = np.median(rows, axis=0)
     state = {
@@ -90,6 +90,8 @@ def train_detector(
             "alpha": alpha,
             "warmup": warmup,
             "clip_z": params.clip_z,
+            "short_alpha": params.short_alpha,
+            "short_clip_z": params.short_clip_z,
         },
         "g_center": g_center,
         "g_scale": g_scale,
@@ -97,6 +99,7 @@ def train_detector(
         "global_scale": np.maximum(1.4826 * np.median(np.abs(rows - global_median), axis=0), _ABS_FLOORS),
         "g_cal": g_cal.to_state(),
         "d_cal": d_cal.to_state(),
+        "s_cal": s_cal.to_state(),
         "threshold": -math.log10(per_event),
         "target_false_alert_rate": target_false_alert_rate,
         "events_per_window": float(events_per_window),
