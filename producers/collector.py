@@ -1,4 +1,8 @@
-"""The collector SDK: pseudonymise, scrub, publish to Kafka.
+"""The collector SDK: pseudonymise, scrub, publish to Kafka; spool to disk when Kafka is away.
+
+Order per key: while the spool holds anything, new events go to the spool too,
+and the drainer (:mod:`producers.drain`) sends them in order before direct
+sending resumes.
 
 >>> from labstream.settings import Settings
 >>> with Collector(Settings(bootstrap_servers="127.0.0.1:9092")) as c:  # doctest: +SKIP
@@ -8,16 +12,22 @@
 from __future__ import annotations
 
 import logging
+import threading
 from types import TracebackType
 from typing import Any
 
+from kafka.errors import KafkaError
 from prometheus_client import CollectorRegistry
 
 from labstream.exceptions import ConfigurationError
 from labstream.settings import Settings
+from producers.delivery import is_retriable, make_producer
+from producers.drain import DeliveryState, Drainer
+from producers.exceptions import CollectorClosedError, DeliveryError, SpoolFullError
 from producers.metrics import CollectorMetrics
 from producers.pseudonym import Pseudonymizer
 from producers.scrub import Scrubber
+from producers.spool import FsyncPolicy, Spool
 from producers.validation import validate_event
 from schemas import (
     CodeSubmission,
@@ -44,6 +54,8 @@ class Collector:
         *,
         pseudonymizer: Pseudonymizer | None = None,
         source: str = "labstream-collector",
+        spool_fsync: FsyncPolicy = "interval",
+        producer_overrides: dict[str, Any] | None = None,
     ) -> None:
         if not settings.bootstrap_list:
             raise ConfigurationError("the collector needs bootstrap servers (LABSTREAM_BOOTSTRAP_SERVERS)")
@@ -58,9 +70,31 @@ class Collector:
             "lab_command": topics.lab_events,
             "network_metrics": topics.network_metrics,
         }
-        from kafka import KafkaProducer
+        self._published = {t: self.metrics.published.labels(topic=t) for t in self._topic.values()}
+        self._producer_overrides = dict(producer_overrides or {})
+        self._max_value = int(self._producer_overrides.get("max_request_size", 16 * 1024 * 1024)) - 1024
+        self.spool = Spool(settings.resolved_spool_dir, settings.spool_max_bytes, fsync=spool_fsync)
+        self.metrics.spool_depth.set_function(lambda: self.spool.depth)
+        self.metrics.spool_bytes.set_function(lambda: self.spool.bytes)
+        self._closed = False
+        self.lost = 0  # events Kafka refused for good or a full spool could not take (also in metrics)
+        producer = self._connect()
+        self.delivery = DeliveryState(
+            lock=threading.Lock(),
+            producer=producer,
+            spooling=producer is None or self.spool.depth > 0,
+            connect=self._connect,
+            on_published=lambda topic: self._published[topic].inc(),
+        )
+        self._drainer = Drainer(self.delivery, self.spool)
+        self._drainer.start()
 
-        self._producer = KafkaProducer(bootstrap_servers=settings.bootstrap_list, acks="all", linger_ms=5)
+    def _connect(self) -> Any:
+        try:
+            return make_producer(self.settings, **self._producer_overrides)
+        except (KafkaError, OSError) as e:
+            log.warning("Kafka unreachable (%s); events go to the spool until it is back", type(e).__name__)
+            return None
 
     # --- typed helpers -------------------------------------------------------
     def track_code_submission(
@@ -131,17 +165,95 @@ class Collector:
         raise TypeError(f"not a collector event: {type(event).__name__}")
 
     def submit(self, event: CollectorEventT) -> str:
-        """Pseudonymise, scrub and publish a validated input event; returns its event_id."""
+        """Pseudonymise, scrub and publish a validated input event; returns its event_id.
+
+        Raises :class:`SpoolFullError` when Kafka is away and the spool is full
+        (the event was not taken), :class:`DeliveryError` when it is too large.
+        """
+        if self._closed:
+            raise CollectorClosedError("collector is closed")
         topic, key, value = self.encode(event)
-        self._producer.send(topic, key=key, value=value)
-        self.metrics.published.labels(topic=topic).inc()
+        if len(value) > self._max_value:
+            raise DeliveryError(f"event of {len(value)} bytes is larger than the producer's max_request_size")
+        if self.delivery.spooling:
+            self._to_spool(topic, key, value)
+        else:
+            self._send(topic, key, value)
         return str(event.event_id)
 
-    def flush(self, timeout: float | None = None) -> None:
-        self._producer.flush(timeout)
+    def _send(self, topic: str, key: bytes, value: bytes) -> None:
+        try:
+            fut = self.delivery.producer.send(topic, key=key, value=value)
+        except KafkaError as e:  # metadata or buffer wait timed out: Kafka is away
+            self._start_spooling(type(e).__name__)
+            self._to_spool(topic, key, value)
+            return
+        fut.add_errback(self._on_send_error, topic, key, value)
+        self._published[topic].inc()
 
-    def close(self, timeout: float | None = None) -> None:
-        self._producer.close(timeout)
+    def _on_send_error(self, topic: str, key: bytes, value: bytes, exc: BaseException) -> None:
+        """Runs in kafka-python's sender thread when a direct send failed."""
+        if not is_retriable(exc):
+            self.lost += 1
+            self.metrics.rejected.labels(reason="kafka_rejected").inc()
+            log.error("Kafka refused an event for good (%s) on topic %s", type(exc).__name__, topic)
+            return
+        self._start_spooling(type(exc).__name__)
+        try:
+            with self.delivery.lock:
+                self._append(topic, key, value)
+        except SpoolFullError:
+            self.lost += 1
+            self.metrics.rejected.labels(reason="spool_full").inc()
+            log.error("spool full: an event that Kafka did not take is lost")  # noqa: TRY400 - no traceback
+
+    def _start_spooling(self, why: str) -> None:
+        with self.delivery.lock:
+            if not self.delivery.spooling:
+                log.warning("Kafka send failed (%s): spooling to disk until it is back", why)
+                self.delivery.spooling = True
+                self.delivery.barrier = True
+
+    def _append(self, topic: str, key: bytes | None, value: bytes) -> None:
+        self.spool.append(topic, key, value)
+        self.metrics.spooled.inc()
+
+    def _to_spool(self, topic: str, key: bytes, value: bytes) -> None:
+        if self.delivery.barrier and self.delivery.producer is not None:
+            self.delivery.barrier = False
+            # earlier direct sends resolve first, so their failures reach the spool before this event
+            self.delivery.producer.flush()
+        with self.delivery.lock:
+            if self.delivery.spooling:
+                self._append(topic, key, value)
+                self._drainer.wake()
+                return
+        self._send(topic, key, value)  # the drainer emptied the spool meanwhile
+
+    def flush(self, timeout: float | None = None) -> None:
+        """Wait until direct sends are acknowledged (or spooled) and the spool is on disk."""
+        if self.delivery.producer is not None:
+            self.delivery.producer.flush(timeout)
+        self.spool.sync()
+
+    def wait_drained(self, timeout: float = 30.0) -> bool:
+        """Block until the spool is empty and direct sending resumed; False on timeout."""
+        return self._drainer.wait_drained(timeout)
+
+    def close(self, timeout: float | None = 10.0) -> None:
+        """Flush, stop the drainer and close; what is still spooled is drained at the next start."""
+        if self._closed:
+            return
+        self._closed = True
+        self._drainer.stop()
+        if self.delivery.producer is not None:
+            self.delivery.producer.flush(timeout)
+            self.delivery.producer.close(timeout)
+        if self.spool.depth:
+            log.warning(
+                "closing with %d events in the spool; they are sent at the next start", self.spool.depth
+            )
+        self.spool.close()
 
     def __enter__(self) -> Collector:
         return self

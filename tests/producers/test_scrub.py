@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from prometheus_client import CollectorRegistry
-from scrub_corpus import code_cases, command_cases
+from tests.producers.scrub_corpus import code_cases, command_cases
 
 from producers import CollectorMetrics, Scrubber
 

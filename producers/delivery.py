@@ -1,0 +1,93 @@
+"""The kafka-python producer the collectors use, and how its errors are classified.
+
+acks=all, retries bounded by ``delivery_timeout_ms``, keyed partitioning, lz4
+or gzip compression, a short linger for batching. Idempotence is turned on
+only when the broker grants a producer id (the embedded tansu broker does
+not); without it one request in flight per connection keeps retries in order.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+from typing import Any
+
+from kafka import KafkaProducer
+from kafka.errors import KafkaError
+
+from labstream.exceptions import ConfigurationError
+from labstream.settings import Settings
+
+__all__ = ["broker_supports_idempotence", "is_retriable", "make_producer", "producer_config"]
+
+log = logging.getLogger(__name__)
+
+_cache: dict[tuple[str, ...], bool] = {}
+
+
+def broker_supports_idempotence(bootstrap: list[str], timeout_ms: int = 5000) -> bool:
+    """Ask the cluster for a producer id (InitProducerId); True when it grants one."""
+    key = tuple(bootstrap)
+    if key in _cache:
+        return _cache[key]
+    from kafka.client_async import KafkaClient
+    from kafka.protocol.init_producer_id import InitProducerIdRequest
+
+    client = KafkaClient(bootstrap_servers=bootstrap, request_timeout_ms=timeout_ms)
+    try:
+        node = client.least_loaded_node()
+        if node is None or not client.await_ready(node, timeout_ms=timeout_ms):
+            raise KafkaError("no broker ready for the idempotence probe")
+        version = client.api_version(InitProducerIdRequest, max_version=1)
+        fut = client.send(
+            node, InitProducerIdRequest[version](transactional_id=None, transaction_timeout_ms=60000)
+        )
+        client.poll(future=fut, timeout_ms=timeout_ms)
+        ok = bool(fut.succeeded() and fut.value.error_code == 0)
+    finally:
+        client.close()
+    _cache[key] = ok
+    log.info("broker idempotent producer support: %s", ok)
+    return ok
+
+
+def _compression() -> str | None:
+    return "lz4" if importlib.util.find_spec("lz4") is not None else "gzip"
+
+
+def producer_config(settings: Settings, idempotent: bool, **overrides: Any) -> dict[str, Any]:
+    """The producer configuration, shared with the benchmark's raw baseline."""
+    if not settings.bootstrap_list:
+        raise ConfigurationError("the collector needs bootstrap servers (LABSTREAM_BOOTSTRAP_SERVERS)")
+    config: dict[str, Any] = {
+        "bootstrap_servers": settings.bootstrap_list,
+        "client_id": "labstream-collector",
+        "acks": "all",
+        "enable_idempotence": idempotent,
+        "max_in_flight_requests_per_connection": 5 if idempotent else 1,
+        "compression_type": _compression(),
+        "linger_ms": 5,
+        "batch_size": 256 * 1024,
+        "max_request_size": 16 * 1024 * 1024,
+        "max_block_ms": 5000,
+        "request_timeout_ms": 10000,
+        "delivery_timeout_ms": 30000,
+        "reconnect_backoff_max_ms": 2000,
+    }
+    config.update(overrides)
+    return config
+
+
+def make_producer(settings: Settings, **overrides: Any) -> KafkaProducer:
+    """A connected producer; raises a KafkaError (e.g. NoBrokersAvailable) when Kafka is away."""
+    if "enable_idempotence" not in overrides:
+        overrides["enable_idempotence"] = broker_supports_idempotence(settings.bootstrap_list)
+    idempotent = bool(overrides.pop("enable_idempotence"))
+    return KafkaProducer(**producer_config(settings, idempotent, **overrides))
+
+
+def is_retriable(exc: BaseException) -> bool:
+    """Whether a failed send may succeed later (then it is spooled) or never will (e.g. too large)."""
+    if isinstance(exc, KafkaError):
+        return bool(exc.retriable) or type(exc).__name__ == "UnknownError"
+    return isinstance(exc, OSError)
