@@ -8,7 +8,7 @@ the schemas define, list indices and error types, and drops the rest.
 ...     validate_event({"event_type": "lab_command", "student_id": "s-1"})
 ... except InvalidEventError as e:
 ...     sorted(err["field"] for err in e.errors)[:2]
-['lab_command.command', 'lab_command.device_type']
+['command', 'device_type']
 """
 
 from __future__ import annotations
@@ -32,7 +32,12 @@ _KNOWN_NAMES: frozenset[str] = frozenset(
 _QUOTING_TYPES = frozenset({"uuid_parsing", "json_invalid", "datetime_parsing", "datetime_from_date_parsing"})
 
 
+_TAGS = frozenset({"code_submission", "lab_command", "network_metrics"})
+
+
 def _field(loc: tuple[int | str, ...]) -> str:
+    if loc and loc[0] in _TAGS:  # the discriminated union's branch: not a field the client sent
+        loc = loc[1:]
     return ".".join(str(p) if isinstance(p, int) or p in _KNOWN_NAMES else "<unknown>" for p in loc)
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 from prometheus_client import CollectorRegistry
-from tests.producers.scrub_corpus import code_cases, command_cases
 
 from producers import CollectorMetrics, Scrubber
+from tests.producers.scrub_corpus import code_cases, command_cases
 
 CLEAN_COMMANDS = {
     "cisco_ios": [

@@ -1,0 +1,96 @@
+"""The LabStream HTTP API: one FastAPI app, routers from the teams that serve HTTP.
+
+``create_api`` builds the app around a collector (made from settings unless
+given) and one Prometheus registry, served at ``/metrics``; OpenAPI at
+``/docs``. Routers from other packages are included through ``routers`` (or
+added to :func:`_routers` below), so every endpoint shares the app, its auth
+conventions and its metrics.
+
+>>> from labstream.settings import Settings
+>>> app = create_api(Settings(bootstrap_servers="127.0.0.1:9092"))  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, Request, Response
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+
+from labstream.settings import Settings
+from producers import Collector
+from producers.http import ingest_router, request_body_schema
+
+__all__ = ["create_api"]
+
+
+def _routers(settings: Settings, collector: Collector, registry: CollectorRegistry) -> list[APIRouter]:
+    """Every router of the app. Other teams: add yours here (e.g. the detector's /analyze, /health)."""
+    return [ingest_router(settings, collector)]
+
+
+def create_api(
+    settings: Settings,
+    collector: Collector | None = None,
+    registry: CollectorRegistry | None = None,
+    *,
+    routers: Sequence[APIRouter] = (),
+) -> FastAPI:
+    """The FastAPI app: ``POST /v1/events``, ``/metrics``, ``/docs``, plus ``routers``."""
+    registry = collector.metrics.registry if collector is not None else (registry or CollectorRegistry())
+    owned = collector is None
+    collector = collector or Collector(settings, registry=registry, source="labstream-api")
+    metrics = collector.metrics
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        if owned:
+            collector.close()
+
+    app = FastAPI(
+        title="LabStream ingest API",
+        version="1",
+        description="Events from the LMS: pseudonymised, scrubbed of secrets, published to Kafka.",
+        lifespan=lifespan,
+    )
+    app.state.collector = collector
+    app.state.registry = registry
+    for router in [*_routers(settings, collector, registry), *routers]:
+        app.include_router(router)
+
+    @app.get("/metrics", include_in_schema=False)
+    def prometheus_metrics() -> Response:
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+    @app.middleware("http")
+    async def count_requests(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        started = time.perf_counter()
+        response = await call_next(request)
+        route = getattr(request.scope.get("route"), "path", "unmatched")  # the template: never a value
+        metrics.http_requests.labels(route=route, status=str(response.status_code)).inc()
+        metrics.http_seconds.labels(route=route).observe(time.perf_counter() - started)
+        return response
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            from fastapi.openapi.utils import get_openapi
+
+            spec = get_openapi(
+                title=app.title, version=app.version, description=app.description, routes=app.routes
+            )
+            components = spec.setdefault("components", {})
+            body = request_body_schema()
+            components.setdefault("schemas", {}).update(body.pop("$defs"))
+            components["schemas"]["IngestBody"] = body
+            components.setdefault("securitySchemes", {})["bearer"] = {"type": "http", "scheme": "bearer"}
+            app.openapi_schema = spec
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+    return app
