@@ -1,0 +1,73 @@
+"""``StrugglingTracker``: N consecutive failures of one student on one exercise raise one alert."""
+
+from __future__ import annotations
+
+from typing import Any
+
+_VERSION = 1
+
+
+class StrugglingTracker:
+    """Pure state transitions for the ``struggling_student`` alert; the state lives in a Faust table.
+
+    The state is one JSON-serialisable dict per student (all their exercises), never mutated:
+    ``{"v": 1, "exercises": {exercise_id: {"failures": int, "event_ids": [...]}}}``, exercises in
+    least- to most-recently-updated order, at most ``max_exercises`` of them, at most ``threshold``
+    event ids each. A success on an exercise removes its entry (a reset). A failure whose
+    ``event_id`` the entry already holds is a redelivery (Kafka is at-least-once) and changes nothing.
+
+    >>> t = StrugglingTracker(threshold=2)
+    >>> s, alert = t.update(None, "ex1", True, "e1")
+    >>> s, alert = t.update(s, "ex1", True, "e2")
+    >>> alert
+    {'exercise_id': 'ex1', 'failures': 2, 'event_ids': ['e1', 'e2']}
+    """
+
+    def __init__(self, threshold: int, max_exercises: int = 50) -> None:
+        if threshold < 1 or max_exercises < 1:
+            raise ValueError("threshold and max_exercises must be at least 1")
+        self.threshold = threshold
+        self.max_exercises = max_exercises
+
+    def update(
+        self, state: dict[str, Any] | None, exercise_id: str, failed: bool, event_id: str
+    ) -> tuple[dict[str, Any], dict[str, Any] | None]:
+        """Apply one check result; return the new state and the alert, if this event raises one."""
+        exercises = self._copy(state)
+        entry = exercises.pop(exercise_id, None)
+        alert = None
+        if failed:
+            entry = entry or {"failures": 0, "event_ids": []}
+            if event_id in entry["event_ids"]:
+                exercises[exercise_id] = entry
+                return self._wrap(exercises), None
+            entry["failures"] += 1
+            entry["event_ids"] = (entry["event_ids"] + [event_id])[-self.threshold :]
+            if entry["failures"] == self.threshold:
+                alert = {
+                    "exercise_id": exercise_id,
+                    "failures": entry["failures"],
+                    "event_ids": list(entry["event_ids"]),
+                }
+            exercises[exercise_id] = entry  # re-inserted last: the most recently updated
+            while len(exercises) > self.max_exercises:
+                del exercises[next(iter(exercises))]
+        return self._wrap(exercises), alert
+
+    def _copy(self, state: dict[str, Any] | None) -> dict[str, dict[str, Any]]:
+        """A deep copy of the exercises of a well-formed state; anything else starts afresh."""
+        if not isinstance(state, dict) or not isinstance(state.get("exercises"), dict):
+            return {}
+        out: dict[str, dict[str, Any]] = {}
+        for key, entry in state["exercises"].items():
+            if isinstance(entry, dict) and isinstance(entry.get("failures"), int):
+                ids = entry.get("event_ids")
+                out[key] = {
+                    "failures": entry["failures"],
+                    "event_ids": [str(i) for i in ids][-self.threshold :] if isinstance(ids, list) else [],
+                }
+        return out
+
+    @staticmethod
+    def _wrap(exercises: dict[str, dict[str, Any]]) -> dict[str, Any]:
+        return {"v": _VERSION, "exercises": exercises}
