@@ -11,6 +11,7 @@ without the key. The key id in the pseudonym lets a key be rotated (see
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import logging
@@ -58,7 +59,7 @@ class Pseudonymizer:
     :meth:`pseudonyms_during_rotation` gives every pseudonym a student had.
     """
 
-    __slots__ = ("_key", "_previous", "key_id")
+    __slots__ = ("_cached", "_key", "_previous", "key_id")
 
     def __init__(self, key: bytes, key_id: str, previous: dict[str, bytes] | None = None) -> None:
         if not key:
@@ -69,6 +70,8 @@ class Pseudonymizer:
         self._key = hmac.new(key, digestmod=hashlib.sha256)
         self.key_id = key_id
         self._previous = {kid: hmac.new(k, digestmod=hashlib.sha256) for kid, k in (previous or {}).items()}
+        # Students repeat: a bounded per-instance memo (in memory only, never logged) saves the HMAC.
+        self._cached = functools.lru_cache(maxsize=65536)(self._compute)
 
     def __repr__(self) -> str:  # never the key
         return f"Pseudonymizer(key_id={self.key_id!r}, previous={sorted(self._previous)!r})"
@@ -79,9 +82,12 @@ class Pseudonymizer:
         m.update(student_id.encode("utf-8"))
         return m.hexdigest()[:32]
 
+    def _compute(self, student_id: str) -> str:
+        return f"{self.key_id}-{self._digest(self._key, student_id)}"
+
     def pseudonym(self, student_id: str) -> str:
         """The current pseudonym of a student id."""
-        return f"{self.key_id}-{self._digest(self._key, student_id)}"
+        return self._cached(student_id)
 
     def pseudonyms_during_rotation(self, student_id: str) -> dict[str, str]:
         """Pseudonyms under the current and every previous key, by key id (current first)."""

@@ -10,7 +10,7 @@ import re
 
 from producers.scrub.tokens import TOKENS
 
-__all__ = ["IN_STRING_RULES", "QUOTED_VALUE", "RULES", "LITERAL_VALUE", "Rules", "build"]
+__all__ = ["RuleSet", "IN_STRING_RULES", "QUOTED_VALUE", "RULES", "LITERAL_VALUE", "Rules", "build"]
 
 QUOTED_VALUE = r'(?P<v>"[^"\n]*"|[^\s"]+)'
 """A secret on a command line: one token, or a double-quoted string (Junos)."""
@@ -92,11 +92,13 @@ _LINUX = TOKENS + (
     ("hash", r"(?P<v>\$(?:1|2[aby]?|5|6|8|9|14)\$[^\s\"':]+)"),
 )
 
-_TRIGGER = {
-    "cisco": r"(?i:pass|secret|key|community|snmp-server|psk|\$\d)",
-    "junos": r"(?i:pass|secret|key|community|psk|phrase|\$\d)",
-    "linux": r"(?i:pass|pwd|secret|token|key|-p|-u|://|auth|psk|\$\d|sudo|AKIA|ASIA|AIza|gh[pousr]_|glpat-|xox|eyJ)",
-}
+_TRIGGER = {  # lower-case words of which a line with a secret contains at least one
+    "cisco": ("pass", "secret", "key", "community", "snmp-server", "psk", "$"),
+    "junos": ("pass", "secret", "key", "community", "psk", "phrase", "$"),
+    "linux": ("pass", "pwd", "secret", "token", "key", "-p", "-u", "://", "auth", "psk", "$", "sudo",
+              "akia", "asia", "aiza", "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat", "glpat-", "xox",
+              "eyj", "%"),
+}  # fmt: skip
 _FAMILY_OF = {
     "cisco_ios": "cisco",
     "cisco_nxos": "cisco",
@@ -106,25 +108,101 @@ _FAMILY_OF = {
 }
 
 
-Rules = tuple[tuple[str, re.Pattern[str]], ...]
+Rules = tuple[tuple[str, re.Pattern[str], tuple[str, ...] | None], ...]
+_LEADING_WORD = re.compile(r"^(?:\\b|\^\\s\*)?([A-Za-z][A-Za-z0-9_-]{2,})")
+_LEADING_ALTERNATIVES = re.compile(
+    r"^(?:\\b|\(\?:\^\|\\s\))?\(\?:((?:[a-z][a-z0-9_-]*\|)+[a-z][a-z0-9_-]*)\)"
+)
+_NEEDLES_BY_FRAGMENT = (  # templates whose required words the two patterns above cannot see
+    ("(?P<v>\\$(?:1|", ("$",)),
+    ("-----BEGIN", ("-----begin",)),
+    ("(?:AKIA|ASIA", ("akia", "asia", "agpa", "aida", "aroa")),
+    ("AIza", ("aiza",)),
+    ("gh[pousr]_", ("gh",)),
+    ("glpat-", ("glpat-",)),
+    ("xox[", ("xox", "k_live", "k_test")),
+    ("eyJ", ("eyj",)),
+    ("(?i:bearer)", ("bearer",)),
+    ("(?i:authorization)", ("authorization",)),
+    ("://", ("://",)),
+    (
+        "(?i:pass(?:word|wd|phrase)",
+        ("pass", "pwd", "secret", "token", "key", "credential", "community", "psk"),
+    ),
+    ("(?i:pass(?:word|wd)?|pwd", ("=",)),
+    ("@[A-Za-z0-9-]+", ("@",)),
+    ("--(?:", ("--",)),
+    ("(?:\\s-u|--user)", ("-u", "--user")),
+    ("\\s-U\\s", ("%",)),
+    ("\\s-P\\s", ("-p",)),
+    ("wifi-sec", ("psk",)),
+)
+
+
+def needles(template: str) -> tuple[str, ...] | None:
+    """Lower-case words one of which a match must contain: a cheap ``in`` test before the regex."""
+    for fragment, words in _NEEDLES_BY_FRAGMENT:
+        if fragment in template:
+            return words
+    if m := _LEADING_WORD.match(template):
+        return (m.group(1).lower(),)
+    if m := _LEADING_ALTERNATIVES.match(template):
+        return tuple(m.group(1).split("|"))
+    return None
+
+
+class RuleSet:
+    """Ordered rules indexed by needle: only rules one of whose needles is in the text are tried."""
+
+    __slots__ = ("always", "by_needle", "rules")
+
+    def __init__(self, rules: Rules) -> None:
+        self.rules = rules
+        self.by_needle: dict[str, list[int]] = {}
+        self.always: set[int] = set()
+        for i, (_, _, words) in enumerate(rules):
+            if words is None:
+                self.always.add(i)
+            for w in words or ():
+                self.by_needle.setdefault(w, []).append(i)
+
+    def __add__(self, other: RuleSet) -> RuleSet:
+        return RuleSet(self.rules + other.rules)
+
+    def active(self, low: str) -> list[int]:
+        """Indices, in order, of the rules that may match the lower-cased text."""
+        hit = set(self.always)
+        for w, idx in self.by_needle.items():
+            if w in low:
+                hit.update(idx)
+        return sorted(hit)
 
 
 def build(
     templates: tuple[tuple[str, str], ...], value: str = QUOTED_VALUE, *, ignore_case: bool = True
-) -> Rules:
+) -> RuleSet:
     """Compile rule templates with a value pattern (``{V}``) and the Cisco type prefix (``{T}``)."""
     flags = re.MULTILINE | (re.IGNORECASE if ignore_case else 0)
-    return tuple(
-        (kind, re.compile(t.replace("{T}", _T).replace("{V}", value), flags)) for kind, t in templates
+    return RuleSet(
+        tuple(
+            (
+                kind,
+                re.compile(
+                    t.replace("{T}", _T).replace("{V}", value), flags | re.DOTALL * (kind == "private_key")
+                ),
+                needles(t),
+            )
+            for kind, t in templates
+        )
     )
 
 
-def _rules_for(device: str) -> tuple[re.Pattern[str], Rules]:
+def _rules_for(device: str) -> tuple[tuple[str, ...], RuleSet]:
     family = _FAMILY_OF[device]
     templates = {"cisco": _CISCO, "junos": _JUNOS, "linux": _LINUX}[family]
     if device == "cisco_ios":
         templates = _IOS_REST + templates
-    return re.compile(_TRIGGER[family]), build(templates, ignore_case=family != "linux")
+    return _TRIGGER[family], build(templates, ignore_case=family != "linux")
 
 
 RULES = {device: _rules_for(device) for device in _FAMILY_OF}

@@ -6,6 +6,7 @@ import re
 from collections.abc import Callable
 
 from producers.scrub import code_rules, command_rules
+from producers.scrub.command_rules import RuleSet
 
 __all__ = ["Rule", "Scrubber", "marker"]
 
@@ -15,8 +16,9 @@ def marker(kind: str) -> str:
     return f"<redacted:{kind}>"
 
 
-Rule = tuple[str, re.Pattern[str]]
-"""``(kind, pattern)``: the pattern's group ``v`` is the secret; ``kind`` names it in metrics."""
+Rule = tuple[str, re.Pattern[str], tuple[str, ...] | None]
+"""``(kind, pattern, needles)``: group ``v`` is the secret; ``kind`` names it in metrics; a match
+contains one of the lower-case ``needles`` (None: always try)."""
 
 
 _NOT_SECRETS = ("<redacted:", "{{", "{%")
@@ -26,6 +28,8 @@ def _replace_value(kind: str, counts: list[str]) -> Callable[[re.Match[str]], st
     mark = marker(kind)
 
     def repl(m: re.Match[str]) -> str:
+        if "n" in m.re.groupindex and code_rules.SENSITIVE_NAME.search(m.group("n")) is None:
+            return m.group(0)
         value = m.group("v")
         quote = value[0] if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'" else ""
         inner = value[1:-1] if quote else value
@@ -40,16 +44,20 @@ def _replace_value(kind: str, counts: list[str]) -> Callable[[re.Match[str]], st
     return repl
 
 
-def _apply(rules: tuple[Rule, ...], text: str, counts: list[str]) -> str:
-    for kind, pattern in rules:
-        text = pattern.sub(_replace_value(kind, counts), text)
+def _apply(rules: RuleSet, text: str, counts: list[str], low: str | None = None) -> str:
+    # Which rules may match is decided on the original text: a marker never introduces a secret.
+    for i in rules.active(text.lower() if low is None else low):
+        kind, pattern, _ = rules.rules[i]
+        if pattern.search(text) is not None:
+            text = pattern.sub(_replace_value(kind, counts), text)
     return text
 
 
 def _in_string(literal: str, counts: list[str]) -> str:
-    if code_rules.IN_STRING_TRIGGER.search(literal) is None:
+    low = literal.lower()
+    if not any(w in low for w in code_rules.IN_STRING_TRIGGER):
         return literal
-    return _apply(code_rules.IN_STRING_RULES, literal, counts)
+    return _apply(code_rules.IN_STRING_RULES, literal, counts, low)
 
 
 class Scrubber:
@@ -72,19 +80,21 @@ class Scrubber:
     def command(self, device_type: str, command: str) -> str:
         """One CLI line with its secrets replaced; unchanged when nothing looks secret."""
         trigger, rules = command_rules.RULES.get(device_type, command_rules.RULES["cisco_ios"])
-        if trigger.search(command) is None:
+        low = command.lower()
+        if not any(w in low for w in trigger):
             return command
         counts: list[str] = []
-        out = _apply(rules, command, counts)
+        out = _apply(rules, command, counts, low)
         self._report(counts)
         return out
 
     def code(self, language: str, code: str) -> str:
         """Source text with credentials, tokens, private keys and e-mail addresses replaced."""
-        if code_rules.TRIGGER.search(code) is None:
+        low = code.lower()
+        if not any(w in low for w in code_rules.TRIGGER):
             return code
         counts: list[str] = []
-        out = _apply(code_rules.RULES.get(language, code_rules.RULES["text"]), code, counts)
+        out = _apply(code_rules.RULES.get(language, code_rules.RULES["text"]), code, counts, low)
         if language == "python":
             out = code_rules.STRING_LITERAL.sub(lambda m: _in_string(m.group(0), counts), out)
         else:
