@@ -18,7 +18,7 @@ __all__ = ["register"]
 _SHOWN_REJECTS = 20
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("api", help="serve POST /v1/events, /metrics and /docs (uvicorn)")
     p.add_argument("--host", default=None, help="default: settings.api_host")
     p.add_argument("--port", type=int, default=None, help="default: settings.api_port")

@@ -18,7 +18,14 @@ from kafka.errors import KafkaError
 from labstream.exceptions import ConfigurationError
 from labstream.settings import Settings
 
-__all__ = ["broker_supports_idempotence", "is_retriable", "make_producer", "producer_config"]
+__all__ = [
+    "RedactRecordPayloads",
+    "broker_supports_idempotence",
+    "install_log_redaction",
+    "is_retriable",
+    "make_producer",
+    "producer_config",
+]
 
 log = logging.getLogger(__name__)
 
@@ -78,8 +85,30 @@ def producer_config(settings: Settings, idempotent: bool, **overrides: Any) -> d
     return config
 
 
+class RedactRecordPayloads(logging.Filter):
+    """kafka-python logs every record's key and value at DEBUG ("Sending (key=... value=...)"):
+    a pseudonym and code. Keep the line, drop the payload."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, str) and "key=" in record.msg and isinstance(record.args, tuple):
+            record.msg = "%s: Sending a record (key and value redacted by LabStream) to %s"
+            record.args = (record.args[0], record.args[-1]) if len(record.args) >= 2 else ()
+        return True
+
+
+_REDACTION = RedactRecordPayloads()
+
+
+def install_log_redaction() -> None:
+    """Attach :class:`RedactRecordPayloads` to kafka-python's producer logger (idempotent)."""
+    logger = logging.getLogger("kafka.producer.kafka")
+    if _REDACTION not in logger.filters:
+        logger.addFilter(_REDACTION)
+
+
 def make_producer(settings: Settings, **overrides: Any) -> KafkaProducer:
     """A connected producer; raises a KafkaError (e.g. NoBrokersAvailable) when Kafka is away."""
+    install_log_redaction()
     if "enable_idempotence" not in overrides:
         overrides["enable_idempotence"] = broker_supports_idempotence(settings.bootstrap_list)
     idempotent = bool(overrides.pop("enable_idempotence"))

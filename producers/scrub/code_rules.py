@@ -26,8 +26,8 @@ _EMAIL = (("email", r"(?P<v>\b[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)
 _PYTHON = (
     ("credential", r"\b" + _NAME + r"(?:\s*:\s*[\w\[\], .|]+?)?\s*(?:==|=|:=)\s*[rRbBuUfF]{0,2}" + _STR),
     ("credential", r"[\"']" + _NAME + r"[\"']\s*:\s*[rRbBuUfF]{0,2}" + _STR),
+    ("credential", r"\bauth\s*=\s*\(\s*(?:\"[^\"\n]*\"|'[^'\n]*')\s*,\s*" + _STR),  # requests auth=(u, p)
 )
-_PYTHON += (("credential", r"\bauth\s*=\s*\(\s*(?:\"[^\"\n]*\"|'[^'\n]*')\s*,\s*" + _STR),)
 _YAML = (
     (
         "credential",
