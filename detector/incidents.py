@@ -80,8 +80,13 @@ def _place(
     out: list[Incident] = []
     for kind in INCIDENT_TYPES:
         lo, hi = _DURATION_MIN[kind]
-        placed = 0
+        if (minutes - hi - 60) <= quiet:
+            raise ValueError(f"{minutes} simulated minutes leave no room for a {hi}-minute {kind}")
+        placed, attempts = 0, 0
         while placed < per_type:
+            attempts += 1
+            if attempts > 100_000:
+                raise ValueError(f"cannot place {per_type} {kind} incidents on {n_devices} devices")
             dur = rng.uniform(lo, hi) * 60.0
             start = rng.uniform(quiet * 60.0, minutes * 60.0 - dur - 3600.0)
             dev = int(rng.integers(n_devices))

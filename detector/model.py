@@ -110,6 +110,11 @@ class Detector:
         )
 
     @property
+    def drift_reference(self) -> dict[str, Any]:
+        """Per-feature training bin edges and proportions, for :class:`detector.DriftMonitor`."""
+        return self.state["reference"]
+
+    @property
     def thresholds(self) -> dict[str, float]:
         """Alert threshold and severity bands on the calibrated scale, plus the raw deviation threshold."""
         return {

@@ -1,0 +1,90 @@
+"""``POST /analyze`` and ``GET /health``: the first design's HTTP API, on LabStream's detector.
+
+``/analyze`` judges one reading on its own, without the device's history (the body
+carries only the five metrics, like the first design's), so the detector's global
+regime decides: the same model a device's first events meet in the stream. The
+streaming pipeline judges each device against its own baseline instead.
+
+>>> from fastapi import FastAPI
+>>> app = FastAPI()
+>>> app.include_router(analyze_router(lambda: None))
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+from fastapi import APIRouter, HTTPException
+from pydantic import BaseModel, ConfigDict, create_model
+
+from detector import Detector
+from schemas import METRIC_FIELDS, NetworkMetrics
+
+# The same five fields, types and bounds as the network-metrics event, and nothing else.
+AnalyzeRequest: type[BaseModel] = create_model(  # type: ignore[call-overload]
+    "AnalyzeRequest",
+    __config__=ConfigDict(extra="forbid"),
+    **{
+        name: (NetworkMetrics.model_fields[name].annotation, NetworkMetrics.model_fields[name])
+        for name in METRIC_FIELDS
+    },
+)
+
+
+class ReasonOut(BaseModel):
+    feature: str
+    value: float
+    expected: float
+    deviation: float
+
+
+class AnalyzeResponse(BaseModel):
+    """The first design's four fields, plus why and which model."""
+
+    is_anomaly: bool
+    anomaly_score: float
+    risk_level: str  # low / medium / high; "low" when normal, as in the first design
+    recommendations: list[str]
+    reasons: list[ReasonOut]
+    model_version: str
+
+
+class HealthResponse(BaseModel):
+    status: str  # "healthy" with a model loaded, else "degraded"
+    model_loaded: bool
+    model_version: str | None
+
+
+def analyze_router(get_detector: Callable[[], Detector | None]) -> APIRouter:
+    """Routes ``POST /analyze`` and ``GET /health``; ``get_detector`` returns the current model or None."""
+    router = APIRouter(tags=["detector"])
+
+    @router.post("/analyze", response_model=AnalyzeResponse)
+    def analyze(body: AnalyzeRequest) -> Any:  # type: ignore[valid-type]
+        det = get_detector()
+        if det is None:
+            raise HTTPException(status_code=503, detail="no anomaly model loaded")
+        values = body.model_dump()  # type: ignore[attr-defined]
+        row = np.array([[float(values[f]) for f in METRIC_FIELDS]])
+        [v] = det.score_batch(row, ["api"], {})
+        return AnalyzeResponse(
+            is_anomaly=v.is_anomaly,
+            anomaly_score=v.score,
+            risk_level=v.severity or "low",
+            recommendations=v.recommendations,
+            reasons=[ReasonOut(**r) for r in v.reasons],
+            model_version=det.version,
+        )
+
+    @router.get("/health", response_model=HealthResponse)
+    def health() -> HealthResponse:
+        det = get_detector()
+        return HealthResponse(
+            status="healthy" if det is not None else "degraded",
+            model_loaded=det is not None,
+            model_version=det.version if det is not None else None,
+        )
+
+    return router
