@@ -36,6 +36,8 @@ from detector.explain import reasons_for, recommendations_for, severity_of
 
 REASON_MIN_DEVIATION = 3.0
 _TWO_LOOKS = math.log10(2.0)
+# packet loss, latency (ms), utilisation, connections, errors: far beyond any real device
+_CEILING = np.array([1.0, 1e7, 1.0, 1e12, 1e6])
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,6 +139,8 @@ class Detector:
         rows = np.asarray(rows, dtype=np.float64)
         if rows.ndim != 2 or rows.shape[1] != 5 or rows.shape[0] != len(device_ids):
             raise ValueError(f"rows must be (n, 5) with n == len(device_ids); got {rows.shape}")
+        # finite but absurd readings (1e308 ms) would overflow the arithmetic: cap at physical ceilings
+        rows = np.clip(rows, 0.0, _CEILING)
         devices, inv, occ = index_batch(device_ids)
         state = load_states(devices, baselines)
         in_warmup = state[0][inv] + occ < self.params.warmup
@@ -155,7 +159,7 @@ class Detector:
     ) -> list[Verdict]:
         """One :class:`Verdict` per row; ``baselines`` is updated in place, in event order."""
         s = self.score_arrays(rows, device_ids, baselines)
-        rows = np.asarray(rows, dtype=np.float64)
+        rows = np.clip(np.asarray(rows, dtype=np.float64), 0.0, _CEILING)
         scores = s.score.tolist()
         flags = s.is_anomaly.tolist()
         out: list[Verdict] = []

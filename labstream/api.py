@@ -20,16 +20,19 @@ from typing import Any
 from fastapi import APIRouter, FastAPI, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
+from detector import ModelRegistry
 from labstream.settings import Settings
 from producers import Collector
 from producers.http import ingest_router, request_body_schema
+from stream_processors.analyze_api import analyze_router, registry_getter
 
 __all__ = ["create_api"]
 
 
 def _routers(settings: Settings, collector: Collector, registry: CollectorRegistry) -> list[APIRouter]:
     """Every router of the app. Other teams: add yours here (e.g. the detector's /analyze, /health)."""
-    return [ingest_router(settings, collector)]
+    detector = registry_getter(ModelRegistry(settings.model_dir), settings.model_poll_s, ensure=True)
+    return [ingest_router(settings, collector), analyze_router(detector)]
 
 
 def create_api(

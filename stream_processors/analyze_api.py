@@ -12,6 +12,9 @@ streaming pipeline judges each device against its own baseline instead.
 
 from __future__ import annotations
 
+import logging
+import math
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -19,8 +22,10 @@ import numpy as np
 from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel, ConfigDict, create_model
 
-from detector import Detector
+from detector import Detector, DetectorError, ModelRegistry
 from schemas import METRIC_FIELDS, NetworkMetrics
+
+log = logging.getLogger(__name__)
 
 # The same five fields, types and bounds as the network-metrics event, and nothing else.
 AnalyzeRequest: type[BaseModel] = create_model(  # type: ignore[call-overload]
@@ -88,3 +93,33 @@ def analyze_router(get_detector: Callable[[], Detector | None]) -> APIRouter:
         )
 
     return router
+
+
+def registry_getter(
+    registry: ModelRegistry, poll_s: float = 2.0, *, ensure: bool = False
+) -> Callable[[], Detector | None]:
+    """A ``get_detector`` that follows the registry's promoted version, checking at most every ``poll_s``.
+
+    With ``ensure``, an empty registry gets the synthetic demo model (as a worker does at start).
+    A missing or refused model leaves the previous one in service (or None: ``/health`` says degraded).
+    """
+    held: dict[str, Any] = {"det": None, "checked": -math.inf}
+
+    def get() -> Detector | None:
+        now = time.monotonic()
+        if now - held["checked"] < poll_s:
+            return held["det"]
+        held["checked"] = now
+        version = registry.current_version()
+        current = held["det"]
+        if version is None and ensure:
+            held["det"] = registry.ensure_model()
+            return held["det"]
+        if version is not None and (current is None or current.version != version):
+            try:
+                held["det"] = registry.load(version)
+            except DetectorError:
+                log.exception("model %s refused; keeping %s", version, current.version if current else None)
+        return held["det"]
+
+    return get

@@ -96,3 +96,14 @@ def test_a_batch_of_1000_scores_in_milliseconds(detector):
     for _ in range(5):
         detector.score_batch(batch, bid, baselines)
     assert (time.perf_counter() - t0) / 5 < 0.05
+
+
+def test_absurd_but_finite_readings_do_not_overflow(detector):
+    baselines: dict = {}
+    detector.score_batch(_steady(40, [0.001, 20.0, 0.4, 100.0, 0.001]), ["d"] * 40, baselines)
+    absurd = np.array([[1.0, 1e308, 1.0, 1e20, 1e308]])
+    for b in (baselines, {}):
+        [v] = detector.score_batch(absurd, ["d"], b)
+        assert v.is_anomaly and np.isfinite(v.score)
+        assert all(np.isfinite(r["deviation"]) for r in v.reasons)
+    json.dumps(baselines, allow_nan=False)
