@@ -43,8 +43,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    for noisy in ("kafka", "aiokafka", "faust", "mode", "uvicorn.access"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    if not args.verbose:
+        for noisy in ("kafka", "aiokafka", "faust", "mode", "uvicorn.access"):
+            logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
         settings = Settings()
         return int(args.handler(args, settings) or 0)

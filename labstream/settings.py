@@ -101,7 +101,10 @@ class Settings(BaseSettings):
     api_host: str = "127.0.0.1"
     api_max_request_bytes: int = Field(default=1024 * 1024, ge=1024)
     api_rate_limit_per_minute: int = Field(default=600, ge=1)
-    processing_guarantee: Literal["at_least_once"] = "at_least_once"
+    rebalance_timeout_s: float = Field(
+        default=6.0, gt=0, description="Consumer-group rebalance timeout; tansu waits it out on first join."
+    )
+    session_timeout_s: float = Field(default=10.0, gt=0, description="Consumer-group session timeout.")
     batch_size: int = Field(default=500, ge=1, description="Micro-batch size for metric scoring.")
     batch_timeout_s: float = Field(default=0.2, gt=0)
 

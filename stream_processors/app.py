@@ -49,6 +49,10 @@ def faust_settings(settings: Settings) -> dict[str, Any]:
         "topic_replication_factor": 1,
         "topic_allow_declare": True,
         "consumer_auto_offset_reset": "earliest",
+        # tansu waits the whole rebalance timeout before the first assignment: keep it short.
+        "broker_rebalance_timeout": settings.rebalance_timeout_s,
+        "broker_session_timeout": settings.session_timeout_s,
+        "broker_heartbeat_interval": min(3.0, settings.session_timeout_s / 3),
         "producer_acks": -1,
         "web_host": settings.worker_web_host,
         "web_port": settings.worker_web_port,
@@ -70,7 +74,11 @@ class Worker:
         self.registry = registry or CollectorRegistry()
         self.metrics = WorkerMetrics(self.registry)
         self.app = faust.App(settings.app_id, **faust_settings(settings))
-        self.model_registry = ModelRegistry(settings.model_dir)
+        self.model_registry = ModelRegistry(
+            settings.model_dir,
+            target_false_alert_rate=settings.target_false_alert_rate,
+            alert_window_s=settings.alert_window_s,
+        )
         self.model = ModelHolder(self.model_registry.ensure_model(seed=42))
         self._set_model_metrics()
         self.processed: dict[tuple[str, int], int] = {}
@@ -87,8 +95,7 @@ class Worker:
             name,
             default=None,
             partitions=self.settings.partitions,
-            key_serializer="raw",
-            value_serializer="json",
+            schema=faust.Schema(key_type=str, key_serializer="raw", value_serializer="json"),
             use_partitioner=True,
         )
 
@@ -212,8 +219,8 @@ class Worker:
     def _drift_for(self, detector: Any) -> Any:
         from detector import DriftMonitor
 
-        return DriftMonitor.for_detector(
-            detector, window=self.settings.drift_window, threshold=self.settings.drift_psi_threshold
+        return DriftMonitor(
+            detector.state["reference"], window=self.settings.drift_window, threshold=self.settings.drift_psi_threshold
         )
 
     def _set_model_metrics(self) -> None:
@@ -236,7 +243,7 @@ class Worker:
             self.metrics.consumer_lag.labels(topic=tp.topic, partition=str(tp.partition)).set(max(0, lag))
 
     # --- running ------------------------------------------------------------
-    def run(self, loglevel: str = "warning") -> None:
+    def run(self, loglevel: str = "info") -> None:
         """Run until SIGINT/SIGTERM (blocks)."""
         from faust.worker import Worker as FaustWorker
 
