@@ -23,7 +23,10 @@ def format_alert(alert: Alert, *, colour: bool = False) -> str:
     if alert.count > 1:
         parts.append(f"x{alert.count}")
     for r in alert.reasons[:3]:
-        parts.append(f"{r.feature} {r.value:.3g} (normal {r.expected:.3g}, {r.deviation:+.1f}σ)")
+        if alert.alert_type == "model_drift":
+            parts.append(f"{r.feature} PSI {r.value:.2f}")
+        else:
+            parts.append(f"{r.feature} {r.value:.3g} (normal {r.expected:.3g}, {r.deviation:+.1f}σ)")
     if alert.model_version:
         parts.append(f"model {alert.model_version}")
     line = "  ".join(parts)

@@ -44,8 +44,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     if not args.verbose:
-        for noisy in ("kafka", "aiokafka", "faust", "mode", "uvicorn.access"):
+        for noisy in ("aiokafka", "faust", "mode", "uvicorn.access"):
             logging.getLogger(noisy).setLevel(logging.WARNING)
+        # kafka-python warns on every admin/metadata client without a group; only its errors matter here
+        logging.getLogger("kafka").setLevel(logging.ERROR)
     try:
         settings = Settings()
         return int(args.handler(args, settings) or 0)

@@ -15,6 +15,10 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
+from detector.synthetic import DeviceProfiles, normal_metrics
+
 _GOOD_CODE = [
     "from netmiko import ConnectHandler\n\ndev = {'device_type': 'cisco_ios', 'host': '10.0.0.1'}\n"
     "with ConnectHandler(**dev) as conn:\n    print(conn.send_command('show ip int brief'))\n",
@@ -44,12 +48,13 @@ _SESSIONS: dict[str, list[str]] = {
 }
 
 
-@dataclass
-class _Device:
-    device_id: str
-    latency: float
-    util: float
-    conns: int
+_CYCLE_S = 120.0  # the incident schedule repeats every two minutes
+# (device index, start s, end s, what changes): a latency spike, a packet-loss burst, an error storm
+_INCIDENTS = (
+    (1, 25.0, 33.0, "latency"),
+    (4, 35.0, 43.0, "loss"),
+    (6, 45.0, 53.0, "errors"),
+)
 
 
 @dataclass
@@ -65,35 +70,40 @@ class DemoTraffic:
 
     def __post_init__(self) -> None:
         self.rng = random.Random(self.seed)
-        self.devices = [
-            _Device(f"lab-r{i}", latency=self.rng.choice([8.0, 20.0, 45.0, 70.0]),
-                    util=self.rng.choice([0.2, 0.45, 0.8]), conns=self.rng.choice([40, 100, 300]))
-            for i in range(1, 9)
-        ]
+        # The lab's devices are the SYNTHETIC lab the default model was trained on (same generator, seed 42),
+        # so the demo shows incidents, not drift between two made-up worlds.
+        self.np_rng = np.random.default_rng(self.seed)
+        self.profiles = DeviceProfiles.draw(50, np.random.default_rng(42))
+        self.device_ids = [f"lab-r{i:02d}" for i in range(1, 51)]
+        self.next_device = 0
         self.students = [f"student-{i:03d}@school.example" for i in range(40)]
         self.sessions: dict[str, tuple[str, str, int]] = {}
 
-    def incident(self, device: _Device, t: float) -> dict[str, float] | None:
-        """The scripted incidents, by seconds since start."""
-        if device.device_id == "lab-r2" and 20 <= t < 28:
-            return {"latency_ms": device.latency * 8 + 150}
-        if device.device_id == "lab-r5" and 30 <= t < 38:
-            return {"packet_loss": 0.25}
-        if device.device_id == "lab-r7" and 40 <= t < 48:
-            return {"error_rate": 0.4}
+    def incident(self, device: int, t: float) -> dict[str, float] | None:
+        """The scripted incidents, by seconds into the current two-minute cycle."""
+        c = t % _CYCLE_S
+        for dev, start, end, kind in _INCIDENTS:
+            if dev == device and start <= c < end:
+                if kind == "latency":
+                    return {"latency_ms": float(self.profiles.latency[dev]) * 6 + 120.0}
+                if kind == "loss":
+                    return {"packet_loss": 0.25}
+                return {"error_rate": 0.4}
         return None
 
     def metrics_event(self, t: float) -> None:
-        d = self.rng.choice(self.devices)
+        d = self.next_device  # devices poll round-robin, like a poller would
+        self.next_device = (d + 1) % len(self.device_ids)
+        row = normal_metrics(self.profiles, np.array([d]), np.array([t]), self.np_rng)[0]
         m: dict[str, Any] = {
-            "packet_loss": min(1.0, abs(self.rng.gauss(0.004, 0.002))),
-            "latency_ms": max(0.1, self.rng.gauss(d.latency, d.latency * 0.08)),
-            "bandwidth_utilization": min(1.0, max(0.0, self.rng.gauss(d.util, 0.04))),
-            "connection_count": max(0, int(self.rng.gauss(d.conns, d.conns * 0.08))),
-            "error_rate": abs(self.rng.gauss(0.002, 0.001)),
+            "packet_loss": float(row[0]),
+            "latency_ms": float(row[1]),
+            "bandwidth_utilization": float(row[2]),
+            "connection_count": int(row[3]),
+            "error_rate": float(row[4]),
         }
         m.update(self.incident(d, t) or {})
-        self.collector.track_network_metrics(d.device_id, **m)
+        self.collector.track_network_metrics(self.device_ids[d], **m)
         self.published["network-metrics"] += 1
 
     def command_event(self) -> None:
@@ -108,7 +118,7 @@ class DemoTraffic:
         self.published["lab-events"] += 1
 
     def code_event(self, t: float) -> None:
-        if 10 <= t < 16 and self.rng.random() < 0.5:
+        if 10 <= t % _CYCLE_S < 16 and self.rng.random() < 0.5:
             # a student stuck on one exercise: several failures in a row
             student, exercise, code, lang = self.students[0], "ex-03-loops", _BAD_CODE[0], "python"
         else:
@@ -116,8 +126,8 @@ class DemoTraffic:
             exercise = f"ex-{self.rng.randint(1, 12):02d}"
             r = self.rng.random()
             code, lang = (
-                (self.rng.choice(_BAD_CODE), "python") if r < 0.25
-                else (_YAML, "yaml") if r < 0.35
+                (self.rng.choice(_BAD_CODE), "python") if r < 0.06
+                else (_YAML, "yaml") if r < 0.16
                 else (self.rng.choice(_GOOD_CODE), "python")
             )
         self.collector.track_code_submission(student, code, exercise, lang)

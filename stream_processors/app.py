@@ -243,10 +243,13 @@ class Worker:
             self.metrics.consumer_lag.labels(topic=tp.topic, partition=str(tp.partition)).set(max(0, lag))
 
     # --- running ------------------------------------------------------------
-    def run(self, loglevel: str = "info") -> None:
+    def run(self, loglevel: str = "warning") -> None:
         """Run until SIGINT/SIGTERM (blocks)."""
         from faust.worker import Worker as FaustWorker
 
+        # Faust warns each time its changelog send buffer passes a fixed 100 messages, then flushes it:
+        # back-pressure working as designed, not something for the on-call log.
+        logging.getLogger("faust.transport.producer").setLevel(logging.ERROR)
         try:
             FaustWorker(self.app, loglevel=loglevel, quiet=True).execute_from_commandline()
         finally:

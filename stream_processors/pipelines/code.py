@@ -48,6 +48,7 @@ class CodePipeline:
         if not events:
             return result
         verdicts = await self.pool.check_many([(e.language, e.code) for _, e in events])
+        states: dict[str, Any] = {}  # written back once per student per batch
         for (_record, event), v in zip(events, verdicts, strict=True):
             check = CodeCheck(
                 event_id=event.event_id,
@@ -63,12 +64,13 @@ class CodePipeline:
             self.metrics.code_checks.labels(language=event.language, outcome=outcome).inc()
             result.outputs.append(Output(self.code_checks_topic, event.anonymous_id, check.to_bytes()))
             failed = v.has_syntax_error or v.limit is not None
-            state, alert = self.tracker.update(
-                self.students.get(event.anonymous_id), event.exercise_id, failed, str(event.event_id)
-            )
-            self.students[event.anonymous_id] = state
+            aid = event.anonymous_id
+            before = states[aid] if aid in states else self.students.get(aid)
+            states[aid], alert = self.tracker.update(before, event.exercise_id, failed, str(event.event_id))
             if alert is not None:
                 result.outputs.append(self._alert(event, alert))
+        for aid, state in states.items():
+            self.students[aid] = state
         return result
 
     def _alert(self, event: CodeSubmission, info: dict[str, Any]) -> Output:

@@ -29,16 +29,19 @@ class CommandPipeline:
     def process(self, records: list[Record]) -> BatchResult:
         result = BatchResult()
         counted = self.metrics.command_categories
+        states: dict[str, Any] = {}  # written back once per session per batch: one changelog record each
         for record in records:
             event = parse(record, LabCommand, result)
             if event is None:
                 continue
             try:
-                r = interpret(self.sessions.get(event.session_id), event.device_type, event.command)
+                sid = event.session_id
+                state = states[sid] if sid in states else self.sessions.get(sid)
+                r = interpret(state, event.device_type, event.command)
             except Exception as e:  # noqa: BLE001 - any failure of one event becomes a dead letter
                 result.dead(record, "process", f"{type(e).__name__}: {str(e)[:300]}", type(e).__name__)
                 continue
-            self.sessions[event.session_id] = r.state
+            states[sid] = r.state
             out = CategorizedCommand(
                 event_id=event.event_id,
                 anonymous_id=event.anonymous_id,
@@ -50,5 +53,7 @@ class CommandPipeline:
                 mode=r.mode,
             )
             counted.labels(category=r.category, device_type=event.device_type).inc()
-            result.outputs.append(Output(self.output_topic, event.session_id, out.to_bytes()))
+            result.outputs.append(Output(self.output_topic, sid, out.to_bytes()))
+        for sid, state in states.items():
+            self.sessions[sid] = state
         return result
