@@ -79,7 +79,9 @@ def index_batch(device_ids: Sequence[str]) -> tuple[list[str], np.ndarray, np.nd
     return list(index), inv, occ
 
 
-def load_states(devices: Sequence[str], baselines: Mapping[str, Mapping]) -> tuple[np.ndarray, ...]:
+def load_states(
+    devices: Sequence[str], baselines: Mapping[str, Mapping]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """``(n, mean, mad, short)`` arrays for ``devices``; a missing or empty state is a new device."""
     m = len(devices)
     n = np.zeros(m, dtype=np.int64)

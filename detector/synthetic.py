@@ -57,7 +57,9 @@ def normal_metrics(
     )
 
 
-def timeline(n_devices: int, minutes: int, events_per_minute: int, rng: np.random.Generator):
+def timeline(
+    n_devices: int, minutes: int, events_per_minute: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
     """Device index and time (s) of every event, in time order; each device polls on its own offset."""
     period = 60.0 / events_per_minute
     steps = minutes * events_per_minute

@@ -186,7 +186,7 @@ def _evaluate(args: argparse.Namespace, settings: Settings) -> int:
     if shuttle is None:
         report["shuttle_error"] = "river is not installed"
     else:
-        report["shuttle"] = shuttle_auc(*shuttle, seed=args.seed)
+        report["shuttle"] = shuttle_auc(shuttle[0], shuttle[1], seed=args.seed)
     report["evaluated_at"] = datetime.now().astimezone().isoformat()
     json_path, png_path = write_report(report, curves, Path(args.out))
     if det is not None:
