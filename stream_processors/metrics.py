@@ -18,7 +18,8 @@ from __future__ import annotations
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
 
 _LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
-_SCORE_BUCKETS = tuple(round(-1.0 + i * 0.05, 2) for i in range(41))
+# detector scores are "decades of rarity" (0 = typical, 3 ≈ 1 in 1,000 normal readings), alerts start near 4-6
+_SCORE_BUCKETS = (0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0, 15.0, 20.0, 30.0, 50.0, 100.0)
 
 
 class WorkerMetrics:

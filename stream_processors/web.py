@@ -37,4 +37,5 @@ def register_views(worker: Worker) -> None:
 
     @app.page("/metrics")
     async def metrics(self: Any, request: Any) -> Any:
-        return self.bytes(generate_latest(worker.registry), content_type=CONTENT_TYPE_LATEST)
+        # aiohttp refuses a charset inside content_type=, so the full header goes in headers=
+        return self.bytes(generate_latest(worker.registry), headers={"Content-Type": CONTENT_TYPE_LATEST})

@@ -1,9 +1,12 @@
 """Metrics pipeline: score device readings in micro-batches against the anomaly model.
 
 Each device is judged against its own baseline (kept in a table), so a device
-that normally runs hot is not an anomaly. One alert per device per incident
-window; the alert id is derived from the device and the incident's first
-event, so a replay after a crash produces the same id, not a second alert.
+that normally runs hot is not an anomaly. One alert per device per incident:
+an incident lasts while anomalous readings arrive less than ``alert_window_s``
+apart (event time), so the alert goes out at the first anomalous batch and the
+rest of the incident is folded into the device's incident state. The alert id
+is derived from the device and the incident's first event, so a replay after a
+crash produces the same id, not a second alert.
 """
 
 from __future__ import annotations
@@ -73,9 +76,10 @@ class MetricsPipeline:
             if v.is_anomaly:
                 by_device.setdefault(device_ids[i], []).append(i)
         for device, idx in by_device.items():
-            out = self._incident(device, [events[i] for i in idx], [verdicts[i] for i in idx], detector.version)
-            if out is not None:
-                result.outputs.append(out)
+            for group in self._windows(device, [events[i] for i in idx], [verdicts[i] for i in idx]):
+                out = self._incident(device, *group, detector.version)
+                if out is not None:
+                    result.outputs.append(out)
         if holder.drift is not None:
             report = holder.drift.update(rows)
             if report is not None:
@@ -85,16 +89,42 @@ class MetricsPipeline:
                     result.outputs.append(self._drift_alert(report, detector.version, events[-1]))
         return result
 
+    def _windows(
+        self, device: str, events: list[NetworkMetrics], verdicts: list[Any]
+    ) -> list[tuple[list[NetworkMetrics], list[Any]]]:
+        """Split one device's anomalous readings of a batch into incidents, in event order.
+
+        An incident goes on while anomalous readings come less than ``alert_window_s`` apart (a
+        session window), so the decaying tail of a spike belongs to the spike's incident.
+        """
+        groups: list[tuple[list[NetworkMetrics], list[Any]]] = []
+        last: float | None = None
+        for e, v in zip(events, verdicts, strict=True):
+            ts = e.occurred_at.timestamp()
+            if last is None or ts - last >= self.alert_window_s:
+                groups.append(([], []))
+            last = ts
+            groups[-1][0].append(e)
+            groups[-1][1].append(v)
+        return groups
+
     def _incident(self, device: str, events: list[NetworkMetrics], verdicts: list[Any], version: str) -> Output | None:
         first_ts = events[0].occurred_at.timestamp()
+        last_ts = events[-1].occurred_at.timestamp()
         state = self.incidents.get(device)
-        if state is not None and first_ts - float(state["opened_at"]) < self.alert_window_s:
-            self.incidents[device] = {**state, "count": int(state["count"]) + len(events)}
+        if state is not None and first_ts - float(state["last_at"]) < self.alert_window_s:
+            self.incidents[device] = {
+                **state,
+                "count": int(state["count"]) + len(events),
+                "last_at": max(last_ts, float(state["last_at"])),
+            }
             return None
         worst = max(range(len(verdicts)), key=lambda i: verdicts[i].score)
         severity = max((v.severity or "low" for v in verdicts), key=_SEVERITY_RANK.__getitem__)
         alert_id = str(uuid.uuid5(_ALERT_NS, f"network_anomaly:{device}:{events[0].event_id}"))
-        self.incidents[device] = {"alert_id": alert_id, "opened_at": first_ts, "count": len(events)}
+        self.incidents[device] = {
+            "alert_id": alert_id, "opened_at": first_ts, "last_at": last_ts, "count": len(events)
+        }
         recommendations: list[str] = []
         for v in verdicts:
             for r in v.recommendations:
