@@ -99,6 +99,9 @@ class Detector:
         )
         self.g_center = np.asarray(state["g_center"], dtype=np.float64)
         self.g_scale = np.asarray(state["g_scale"], dtype=np.float64)
+        # models saved before the envelope existed have no g_lo/g_hi: the envelope then never fires
+        self.g_lo = np.asarray(state.get("g_lo", np.full(5, -np.inf)), dtype=np.float64)
+        self.g_hi = np.asarray(state.get("g_hi", np.full(5, np.inf)), dtype=np.float64)
         self.global_median = np.asarray(state["global_median"], dtype=np.float64)
         self.global_scale = np.asarray(state["global_scale"], dtype=np.float64)
         self.g_cal = TailCalibrator.from_state(state["g_cal"])
@@ -128,9 +131,21 @@ class Detector:
         }
 
     def global_scores(self, rows: np.ndarray) -> np.ndarray:
-        """Calibrated scores of the global model alone (the warm-up regime)."""
+        """Calibrated scores of the global model alone (the warm-up regime).
+
+        An IsolationForest cannot tell "just outside what it saw" from "a hundred times outside":
+        its path lengths saturate. So the score is the larger of the forest's calibrated score and
+        the fleet envelope's: ``threshold + k`` for a reading ``k`` training standard deviations
+        (log scale) beyond the most extreme value of any training reading. Inside the envelope that
+        term is below the threshold, so the calibrated false-alert rate is unchanged.
+        """
         x = (log_features(rows) - self.g_center) / self.g_scale
-        return self.g_cal.transform(-self.forest.score_samples(x))
+        forest = self.g_cal.transform(-self.forest.score_samples(x))
+        above = x - self.g_hi
+        below = np.where(self.params.two_sided, self.g_lo - x, -np.inf)
+        excess = np.max(np.maximum(above, below), axis=1)
+        envelope = np.where(excess > 0, self.threshold + excess, 0.0)
+        return np.maximum(forest, envelope)
 
     def score_arrays(
         self, rows: np.ndarray, device_ids: Sequence[str], baselines: MutableMapping[str, dict]

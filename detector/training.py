@@ -95,6 +95,9 @@ def train_detector(
         },
         "g_center": g_center,
         "g_scale": g_scale,
+        # the fleet's envelope: the most extreme standardised log values seen in training, per feature
+        "g_lo": ((feats - g_center) / g_scale).min(axis=0),
+        "g_hi": ((feats - g_center) / g_scale).max(axis=0),
         "global_median": global_median,
         "global_scale": np.maximum(1.4826 * np.median(np.abs(rows - global_median), axis=0), _ABS_FLOORS),
         "g_cal": g_cal.to_state(),

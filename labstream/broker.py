@@ -110,7 +110,9 @@ class EmbeddedBroker:
 
     def start(self, timeout: float = 30.0) -> EmbeddedBroker:
         if not _port_free(self.host, self.port):
-            raise BrokerError(f"port {self.port} on {self.host} is in use: choose another (or 0 for a free one)")
+            raise BrokerError(
+                f"port {self.port} on {self.host} is in use: choose another (or 0 for a free one)"
+            )
         url = f"tcp://{self.host}:{self.port}"
         cmd = [
             str(tansu_binary()),

@@ -22,7 +22,8 @@ from detector.synthetic import DeviceProfiles, normal_metrics
 _GOOD_CODE = [
     "from netmiko import ConnectHandler\n\ndev = {'device_type': 'cisco_ios', 'host': '10.0.0.1'}\n"
     "with ConnectHandler(**dev) as conn:\n    print(conn.send_command('show ip int brief'))\n",
-    "import ipaddress\n\nnet = ipaddress.ip_network('10.1.0.0/24')\nprint([str(h) for h in net.hosts()][:5])\n",
+    "import ipaddress\n\nnet = ipaddress.ip_network('10.1.0.0/24')\n"
+    "print([str(h) for h in net.hosts()][:5])\n",
     "import yaml\nfrom jinja2 import Template\n\nvlans = yaml.safe_load(open('vlans.yml'))\n"
     "print(Template('vlan {{ id }}').render(id=vlans[0]))\n",
 ]
@@ -31,19 +32,41 @@ _BAD_CODE = [
     "def configure(dev:\n    return dev\n",
     "import napalm\ndriver = napalm.get_network_driver('ios'\n",
 ]
-_YAML = "- hosts: routers\n  tasks:\n    - name: show version\n      ios_command:\n        commands: show version\n"
+_YAML = (
+    "- hosts: routers\n  tasks:\n    - name: show version\n"
+    "      ios_command:\n        commands: show version\n"
+)
 _SESSIONS: dict[str, list[str]] = {
     "cisco_ios": [
-        "en", "conf t", "hostname R1", "int gi0/1", "ip add 10.0.12.1 255.255.255.0", "no shut", "exit",
-        "router ospf 1", "network 10.0.12.0 0.0.0.255 area 0", "end", "sh ip ospf nei", "wr mem",
+        "en",
+        "conf t",
+        "hostname R1",
+        "int gi0/1",
+        "ip add 10.0.12.1 255.255.255.0",
+        "no shut",
+        "exit",
+        "router ospf 1",
+        "network 10.0.12.0 0.0.0.255 area 0",
+        "end",
+        "sh ip ospf nei",
+        "wr mem",
         "enable secret Sup3rS3cret!",
     ],
     "arista_eos": ["enable", "configure", "interface Ethernet1", "switchport mode trunk", "end", "sh vlan"],
     "juniper_junos": [
-        "configure", "set interfaces ge-0/0/0 unit 0 family inet address 10.0.0.1/30",
-        "set protocols ospf area 0 interface ge-0/0/0", "commit", "exit", "show ospf neighbor",
+        "configure",
+        "set interfaces ge-0/0/0 unit 0 family inet address 10.0.0.1/30",
+        "set protocols ospf area 0 interface ge-0/0/0",
+        "commit",
+        "exit",
+        "show ospf neighbor",
     ],
-    "linux": ["ip addr show", "ping -c 3 10.0.0.2", "traceroute 10.0.0.2", "ip route add 10.9.0.0/16 via 10.0.0.2"],
+    "linux": [
+        "ip addr show",
+        "ping -c 3 10.0.0.2",
+        "traceroute 10.0.0.2",
+        "ip route add 10.9.0.0/16 via 10.0.0.2",
+    ],
     "cisco_nxos": ["conf t", "feature ospf", "router ospf 10", "router-id 1.1.1.1", "end", "sh run ospf"],
 }
 
@@ -126,8 +149,10 @@ class DemoTraffic:
             exercise = f"ex-{self.rng.randint(1, 12):02d}"
             r = self.rng.random()
             code, lang = (
-                (self.rng.choice(_BAD_CODE), "python") if r < 0.06
-                else (_YAML, "yaml") if r < 0.16
+                (self.rng.choice(_BAD_CODE), "python")
+                if r < 0.06
+                else (_YAML, "yaml")
+                if r < 0.16
                 else (self.rng.choice(_GOOD_CODE), "python")
             )
         self.collector.track_code_submission(student, code, exercise, lang)

@@ -88,7 +88,9 @@ class Settings(BaseSettings):
     previous_pseudonym_keys: dict[str, SecretStr] = Field(
         default_factory=dict, description="Old keys still honoured during a rotation window, by key id."
     )
-    api_tokens: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list, description="Bearer tokens for the HTTP API.")
+    api_tokens: Annotated[list[SecretStr], NoDecode] = Field(
+        default_factory=list, description="Bearer tokens for the HTTP API."
+    )
     data_dir: Path = Field(default=Path(".labstream"), description="Local state: dev key, spool.")
     spool_dir: Path | None = None
     spool_max_bytes: int = Field(default=256 * 1024 * 1024, ge=1024)

@@ -62,6 +62,20 @@ class HealthResponse(BaseModel):
     model_version: str | None
 
 
+def analyze_reading(det: Detector, values: dict[str, Any]) -> AnalyzeResponse:
+    """Score one validated reading (the five metrics) on its own; shared by the API and the worker."""
+    row = np.array([[float(values[f]) for f in METRIC_FIELDS]])
+    [v] = det.score_batch(row, ["api"], {})
+    return AnalyzeResponse(
+        is_anomaly=v.is_anomaly,
+        anomaly_score=v.score,
+        risk_level=v.severity or "low",
+        recommendations=v.recommendations,
+        reasons=[ReasonOut(**r) for r in v.reasons],
+        model_version=det.version,
+    )
+
+
 def analyze_router(get_detector: Callable[[], Detector | None]) -> APIRouter:
     """Routes ``POST /analyze`` and ``GET /health``; ``get_detector`` returns the current model or None."""
     router = APIRouter(tags=["detector"])
@@ -71,17 +85,7 @@ def analyze_router(get_detector: Callable[[], Detector | None]) -> APIRouter:
         det = get_detector()
         if det is None:
             raise HTTPException(status_code=503, detail="no anomaly model loaded")
-        values = body.model_dump()  # type: ignore[attr-defined]
-        row = np.array([[float(values[f]) for f in METRIC_FIELDS]])
-        [v] = det.score_batch(row, ["api"], {})
-        return AnalyzeResponse(
-            is_anomaly=v.is_anomaly,
-            anomaly_score=v.score,
-            risk_level=v.severity or "low",
-            recommendations=v.recommendations,
-            reasons=[ReasonOut(**r) for r in v.reasons],
-            model_version=det.version,
-        )
+        return analyze_reading(det, body.model_dump())  # type: ignore[attr-defined]
 
     @router.get("/health", response_model=HealthResponse)
     def health() -> HealthResponse:

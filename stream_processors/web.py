@@ -8,7 +8,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from faust.web import View
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import ValidationError
+
+from stream_processors.analyze_api import AnalyzeRequest, analyze_reading
+
+_MAX_ANALYZE_BYTES = 64 * 1024
 
 if TYPE_CHECKING:
     from stream_processors.app import Worker
@@ -34,6 +40,25 @@ def register_views(worker: Worker) -> None:
             "model_version": model,
         }
         return self.json(body, status=200 if ok else 503)
+
+    @app.page("/analyze")
+    class Analyze(View):
+        """The first design's ``POST /analyze`` on the worker: same body, answer and 422s as the API."""
+
+        async def post(self, request: Any) -> Any:
+            raw = await request.content.read(_MAX_ANALYZE_BYTES + 1)
+            if len(raw) > _MAX_ANALYZE_BYTES:
+                return self.json({"detail": f"body over {_MAX_ANALYZE_BYTES} bytes"}, status=413)
+            try:
+                body = AnalyzeRequest.model_validate_json(raw)
+            except ValidationError as e:
+                detail = [
+                    {"loc": list(err["loc"]), "msg": err["msg"], "type": err["type"]}
+                    for err in e.errors(include_url=False, include_input=False, include_context=False)
+                ]
+                return self.json({"detail": detail}, status=422)
+            answer = analyze_reading(worker.model.detector, body.model_dump())
+            return self.json(answer.model_dump())
 
     @app.page("/metrics")
     async def metrics(self: Any, request: Any) -> Any:

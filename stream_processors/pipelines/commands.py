@@ -19,9 +19,7 @@ class CommandPipeline:
     session arrive in order because the topic is keyed by session_id.
     """
 
-    def __init__(
-        self, output_topic: str, sessions: MutableMapping[str, Any], metrics: WorkerMetrics
-    ) -> None:
+    def __init__(self, output_topic: str, sessions: MutableMapping[str, Any], metrics: WorkerMetrics) -> None:
         self.output_topic = output_topic
         self.sessions = sessions
         self.metrics = metrics

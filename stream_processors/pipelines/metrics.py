@@ -108,7 +108,9 @@ class MetricsPipeline:
             groups[-1][1].append(v)
         return groups
 
-    def _incident(self, device: str, events: list[NetworkMetrics], verdicts: list[Any], version: str) -> Output | None:
+    def _incident(
+        self, device: str, events: list[NetworkMetrics], verdicts: list[Any], version: str
+    ) -> Output | None:
         first_ts = events[0].occurred_at.timestamp()
         last_ts = events[-1].occurred_at.timestamp()
         state = self.incidents.get(device)
@@ -123,7 +125,10 @@ class MetricsPipeline:
         severity = max((v.severity or "low" for v in verdicts), key=_SEVERITY_RANK.__getitem__)
         alert_id = str(uuid.uuid5(_ALERT_NS, f"network_anomaly:{device}:{events[0].event_id}"))
         self.incidents[device] = {
-            "alert_id": alert_id, "opened_at": first_ts, "last_at": last_ts, "count": len(events)
+            "alert_id": alert_id,
+            "opened_at": first_ts,
+            "last_at": last_ts,
+            "count": len(events),
         }
         recommendations: list[str] = []
         for v in verdicts:
@@ -149,7 +154,9 @@ class MetricsPipeline:
     def _drift_alert(self, report: Any, version: str, last: NetworkMetrics) -> Output:
         subject = f"model:{version}"
         alert = Alert(
-            alert_id=str(uuid.uuid5(_ALERT_NS, f"model_drift:{version}:{','.join(report.drifted)}:{last.event_id}")),
+            alert_id=str(
+                uuid.uuid5(_ALERT_NS, f"model_drift:{version}:{','.join(report.drifted)}:{last.event_id}")
+            ),
             alert_type="model_drift",
             severity="medium",
             subject=subject,

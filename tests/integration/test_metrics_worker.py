@@ -20,8 +20,12 @@ pytestmark = [pytest.mark.integration]
 T0 = dt.datetime(2026, 11, 2, 8, 0, tzinfo=dt.UTC)
 WARMUP = 30  # detector.BaselineParams.warmup: readings before a device's own baseline is trusted
 
-HOT = dict(packet_loss=0.011, latency_ms=140.0, bandwidth_utilization=0.93, connection_count=3000, error_rate=0.021)
-COLD = dict(packet_loss=0.0015, latency_ms=10.0, bandwidth_utilization=0.30, connection_count=50, error_rate=0.0011)
+HOT = dict(
+    packet_loss=0.011, latency_ms=140.0, bandwidth_utilization=0.93, connection_count=3000, error_rate=0.021
+)
+COLD = dict(
+    packet_loss=0.0015, latency_ms=10.0, bandwidth_utilization=0.30, connection_count=50, error_rate=0.0011
+)
 
 
 def _jitter(base: dict[str, Any], i: int) -> dict[str, Any]:
@@ -36,7 +40,9 @@ def _reading(device: str, minute: int, values: dict[str, Any]) -> NetworkMetrics
     return NetworkMetricsIn(device_id=device, occurred_at=T0 + dt.timedelta(minutes=minute), **values)
 
 
-async def _alerts(settings: Settings, until: Callable[[list[Alert]], bool], timeout: float = 60) -> list[Alert]:
+async def _alerts(
+    settings: Settings, until: Callable[[list[Alert]], bool], timeout: float = 60
+) -> list[Alert]:
     t = settings.topics
     got = await consume_all(
         settings.bootstrap_servers or "",
@@ -67,7 +73,11 @@ async def test_a_device_that_runs_hot_is_judged_by_its_own_baseline(
     assert cold[0].severity == "high"
     assert {r.feature for r in cold[0].reasons} >= {"latency_ms", "connection_count"}
     lat = next(r for r in cold[0].reasons if r.feature == "latency_ms")
-    assert lat.value == pytest.approx(140.0) and lat.expected == pytest.approx(10.0, rel=0.1) and lat.deviation > 5
+    assert (
+        lat.value == pytest.approx(140.0)
+        and lat.expected == pytest.approx(10.0, rel=0.1)
+        and lat.deviation > 5
+    )
     # once its baseline has warmed up, the hot device's steady readings raise nothing
     post_warmup = set(hot_ids[WARMUP:])
     for a in alerts:
@@ -135,12 +145,19 @@ async def test_worker_answers_pathological_code_and_keeps_going(
         eid = str(uuid.uuid4())
         ids[eid] = name
         value = {
-            "event_id": eid, "event_type": "code_submission", "schema_version": 1,
-            "occurred_at": "2026-11-21T10:00:00Z", "source": "test", "anonymous_id": "k1-" + "a" * 32,
-            "exercise_id": f"ex-{name}", "language": language, "code": code,
+            "event_id": eid,
+            "event_type": "code_submission",
+            "schema_version": 1,
+            "occurred_at": "2026-11-21T10:00:00Z",
+            "source": "test",
+            "anonymous_id": "k1-" + "a" * 32,
+            "exercise_id": f"ex-{name}",
+            "language": language,
+            "code": code,
         }
-        producer.send(t.student_events, key=b"k1-" + b"a" * 32,
-                      value=json.dumps(value, ensure_ascii=True).encode())
+        producer.send(
+            t.student_events, key=b"k1-" + b"a" * 32, value=json.dumps(value, ensure_ascii=True).encode()
+        )
     producer.send(t.student_events, key=b"k-raw", value=b"\xff\xfe not utf-8")
     # a lone surrogate cannot be UTF-8: valid JSON syntax, but not the contract's UTF-8 JSON
     surrogate = b'{"event_type": "code_submission", "code": "s = \'\\ud800\'"}'
@@ -155,15 +172,22 @@ async def test_worker_answers_pathological_code_and_keeps_going(
     def done(g: dict[str, list[Any]]) -> bool:
         return len(g[t.code_checks]) >= len(cases) + 1 and len(g[t.dead_letters]) >= 2
 
-    got = await consume_all(settings.bootstrap_servers or "", [t.code_checks, t.dead_letters], until=done,
-                            timeout=120)
+    got = await consume_all(
+        settings.bootstrap_servers or "", [t.code_checks, t.dead_letters], until=done, timeout=120
+    )
     assert done(got), f"{ {k: len(v) for k, v in got.items()} }\n{worker.log_tail()}"
     checks = {json.loads(m.value)["event_id"]: json.loads(m.value) for m in got[t.code_checks]}
     by_name = {ids[e]: v for e, v in checks.items() if e in ids}
     assert set(by_name) == set(cases)
     assert by_name["five-mb"]["error"]["message"].startswith("submission is")  # over the size bound
-    assert "memory" in by_name["minus-bomb"]["error"]["message"].lower() or by_name["minus-bomb"]["has_syntax_error"]
-    assert by_name["deep-nesting"]["has_syntax_error"] and "nested" in by_name["deep-nesting"]["error"]["message"]
+    assert (
+        "memory" in by_name["minus-bomb"]["error"]["message"].lower()
+        or by_name["minus-bomb"]["has_syntax_error"]
+    )
+    assert (
+        by_name["deep-nesting"]["has_syntax_error"]
+        and "nested" in by_name["deep-nesting"]["error"]["message"]
+    )
     assert by_name["null-bytes"]["has_syntax_error"]
     assert by_name["bad-yaml"]["has_syntax_error"] and by_name["bad-yaml"]["error"]["line"] is not None
     assert checks[after]["imports_used"] == ["ssl"] and not checks[after]["has_syntax_error"]

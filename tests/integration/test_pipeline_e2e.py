@@ -83,7 +83,9 @@ async def test_each_event_type_arrives_exactly(
     )
     assert done(got), f"outputs missing: { {k: len(v) for k, v in got.items()} }\n{worker.log_tail()}"
 
-    checks = {str(c.event_id): c for c in (CodeCheck.model_validate_json(m.value) for m in got[t.code_checks])}
+    checks = {
+        str(c.event_id): c for c in (CodeCheck.model_validate_json(m.value) for m in got[t.code_checks])
+    }
     b = checks[bad]
     assert b.has_syntax_error and b.error is not None
     assert (b.error.line, b.error.column) == (1, 18)
@@ -97,7 +99,8 @@ async def test_each_event_type_arrives_exactly(
     assert {m.key for m in got[t.code_checks]} == {b.anonymous_id.encode(), g.anonymous_id.encode()}
 
     cats = sorted(
-        (CategorizedCommand.model_validate_json(m.value) for m in got[t.commands_categorized]), key=lambda x: x.seq
+        (CategorizedCommand.model_validate_json(m.value) for m in got[t.commands_categorized]),
+        key=lambda x: x.seq,
     )
     assert [str(x.event_id) for x in cats] == cmd_ids
     for x, (_raw, normalized, category, mode) in zip(cats, SESSION, strict=True):
@@ -127,9 +130,15 @@ async def test_bad_input_goes_to_dead_letters_and_worker_keeps_going(
     invalid = {
         t.student_events: {"event_type": "code_submission", "anonymous_id": "k1-0123456789abcdef", "code": 5},
         t.lab_events: {"event_type": "lab_command", "session_id": "s", "seq": -1, "device_type": "toaster"},
-        t.network_metrics: {"event_type": "network_metrics", "device_id": "d", "packet_loss": 7,
-                            "latency_ms": 1, "bandwidth_utilization": 0.1, "connection_count": 1,
-                            "error_rate": 0},
+        t.network_metrics: {
+            "event_type": "network_metrics",
+            "device_id": "d",
+            "packet_loss": 7,
+            "latency_ms": 1,
+            "bandwidth_utilization": 0.1,
+            "connection_count": 1,
+            "error_rate": 0,
+        },
     }
     for topic, value in invalid.items():
         raw.send(topic, key=b"k-garbage", value=garbage)
@@ -164,8 +173,13 @@ async def test_bad_input_goes_to_dead_letters_and_worker_keeps_going(
     # the dead-letter record keeps the original key
     assert {m.key for m in got[t.dead_letters]} == {b"k-garbage", b"k-invalid"}
     # and the worker went on with what followed
-    assert [CodeCheck.model_validate_json(m.value).event_id for m in got[t.code_checks]] == [uuid.UUID(after_code)]
-    assert str(CategorizedCommand.model_validate_json(got[t.commands_categorized][0].value).event_id) == after_cmd
+    assert [CodeCheck.model_validate_json(m.value).event_id for m in got[t.code_checks]] == [
+        uuid.UUID(after_code)
+    ]
+    assert (
+        str(CategorizedCommand.model_validate_json(got[t.commands_categorized][0].value).event_id)
+        == after_cmd
+    )
     status, _ = worker.get("/health")
     assert status == 200
 
@@ -173,7 +187,7 @@ async def test_bad_input_goes_to_dead_letters_and_worker_keeps_going(
 async def test_no_student_id_in_any_topic(
     settings_factory: Callable[..., Settings], worker_factory: Callable[..., Any], broker: Any
 ) -> None:
-    """Every byte of every topic of the run (inputs, outputs, the worker's changelogs) is free of student ids."""
+    """Every byte of every topic of the run (inputs, outputs, the worker's changelogs): no student id."""
     settings = settings_factory(struggling_threshold=2)
     worker = worker_factory(settings)
     students = [f"planted-{uuid.uuid4().hex}" for _ in range(5)]
@@ -187,7 +201,11 @@ async def test_no_student_id_in_any_topic(
     t = settings.topics
 
     def done(got: dict[str, list[Any]]) -> bool:
-        return len(got[t.code_checks]) >= 10 and len(got[t.alerts]) >= 5 and len(got[t.commands_categorized]) >= 5
+        return (
+            len(got[t.code_checks]) >= 10
+            and len(got[t.alerts]) >= 5
+            and len(got[t.commands_categorized]) >= 5
+        )
 
     await consume_all(settings.bootstrap_servers or "", t.outputs(), until=done)
     ours = [x for x in list_topics(broker.bootstrap) if x in t.all() or x.startswith(settings.app_id)]

@@ -19,7 +19,11 @@ from schemas import (
 )
 
 METRICS = dict(
-    device_id="r1", packet_loss=0.01, latency_ms=20.0, bandwidth_utilization=0.5, connection_count=100,
+    device_id="r1",
+    packet_loss=0.01,
+    latency_ms=20.0,
+    bandwidth_utilization=0.5,
+    connection_count=100,
     error_rate=0.01,
 )
 
@@ -52,7 +56,9 @@ def test_metrics_reject_wrong_values(change: dict) -> None:
 
 
 def test_lab_command_requires_known_device_and_int_seq() -> None:
-    base = dict(anonymous_id="k1-0123456789abcdef", session_id="s", seq=0, device_type="cisco_ios", command="x")
+    base = dict(
+        anonymous_id="k1-0123456789abcdef", session_id="s", seq=0, device_type="cisco_ios", command="x"
+    )
     LabCommand.model_validate(base)
     for bad in ({"device_type": "toaster"}, {"seq": "1"}, {"seq": -1}):
         with pytest.raises(ValidationError):
@@ -66,7 +72,12 @@ def test_collector_input_uses_student_id_not_anonymous_id() -> None:
     assert e.student_id == "s1" and isinstance(e.event_id, uuid.UUID)
     with pytest.raises(ValidationError):
         collector_event_adapter.validate_python(
-            {"event_type": "code_submission", "anonymous_id": "k1-0123456789abcdef", "exercise_id": "e", "code": ""}
+            {
+                "event_type": "code_submission",
+                "anonymous_id": "k1-0123456789abcdef",
+                "exercise_id": "e",
+                "code": "",
+            }
         )
 
 
@@ -86,21 +97,31 @@ def test_json_schemas_cover_every_topic_and_validate_examples(tmp_path: Path) ->
 
     schemas = json_schemas()
     assert set(schemas) >= {
-        "student-events", "lab-events", "network-metrics", "code-checks", "commands-categorized", "alerts",
-        "dead-letters", "collector-input",
+        "student-events",
+        "lab-events",
+        "network-metrics",
+        "code-checks",
+        "commands-categorized",
+        "alerts",
+        "dead-letters",
+        "collector-input",
     }
     example = json.loads(NetworkMetrics(**METRICS).to_bytes())
     jsonschema.validate(example, schemas["network-metrics"])
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate({**example, "packet_loss": 3}, schemas["network-metrics"])
-    alert = json.loads(Alert(alert_id="a", alert_type="network_anomaly", severity="high", subject="r1").to_bytes())
+    alert = json.loads(
+        Alert(alert_id="a", alert_type="network_anomaly", severity="high", subject="r1").to_bytes()
+    )
     jsonschema.validate(alert, schemas["alerts"])
 
 
 def test_cli_writes_one_schema_per_topic(tmp_path: Path) -> None:
     out = subprocess.run(
         [sys.executable, "-m", "labstream.cli", "schemas", "--out", str(tmp_path)],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     files = sorted(p.name for p in tmp_path.glob("*.schema.json"))
     assert "alerts.schema.json" in files and len(files) == 8
