@@ -1,0 +1,77 @@
+"""`labstream alerts` prints alerts readably (and as JSON lines) from the alerts topic."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+
+from kafka import KafkaProducer
+
+from labstream.alerts import format_alert
+from labstream.settings import Settings
+from schemas import Alert, Reason
+
+ALERT = Alert(
+    alert_id="a-1",
+    alert_type="network_anomaly",
+    severity="high",
+    subject="lab-r9",
+    score=9.5,
+    model_version="v1",
+    reasons=[Reason(feature="latency_ms", value=180.0, expected=20.0, deviation=12.3)],
+    recommendations=["Immediate investigation required"],
+    event_ids=["e1", "e2"],
+    count=2,
+)
+
+
+def test_format_alert_is_one_readable_line_plus_advice() -> None:
+    text = format_alert(ALERT)
+    first, second = text.splitlines()
+    assert "HIGH" in first and "network_anomaly" in first and "lab-r9" in first and "x2" in first
+    assert "latency_ms 180 (normal 20, +12.3σ)" in first
+    assert second.strip() == "→ Immediate investigation required"
+
+
+def test_alerts_command_tails_the_topic(settings_factory: Callable[..., Settings]) -> None:
+    settings = settings_factory()
+    p = KafkaProducer(bootstrap_servers=settings.bootstrap_list)
+    p.send(settings.topics.alerts, key=b"lab-r9", value=ALERT.to_bytes())
+    p.flush()
+    p.close()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LABSTREAM_")}
+    env.update(
+        LABSTREAM_BOOTSTRAP_SERVERS=settings.bootstrap_servers or "",
+        LABSTREAM_TOPIC_ALERTS=settings.topics.alerts,
+    )
+    for args, check in (
+        ([], lambda line: "network_anomaly" in line and "lab-r9" in line),
+        (["--json"], lambda line: json.loads(line)["alert_id"] == "a-1"),
+    ):
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "labstream.cli", "alerts", "--from-beginning", *args],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            deadline = time.monotonic() + 30
+            assert proc.stdout is not None
+            line = proc.stdout.readline()
+            assert time.monotonic() < deadline and check(line), line
+        finally:
+            proc.terminate()
+            proc.wait(10)
+
+
+def test_alerts_command_needs_a_broker() -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LABSTREAM_")}
+    out = subprocess.run(
+        [sys.executable, "-m", "labstream.cli", "alerts"], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert out.returncode == 2 and "LABSTREAM_BOOTSTRAP_SERVERS" in out.stderr
