@@ -23,7 +23,7 @@ from labstream.exceptions import ConfigurationError
 from labstream.settings import Settings
 from producers.delivery import is_retriable, make_producer
 from producers.drain import DeliveryState, Drainer
-from producers.exceptions import CollectorClosedError, DeliveryError, SpoolFullError
+from producers.exceptions import CollectorClosedError, DeliveryError, InvalidEventError, SpoolFullError
 from producers.metrics import CollectorMetrics
 from producers.pseudonym import Pseudonymizer
 from producers.scrub import Scrubber
@@ -112,7 +112,7 @@ class Collector:
     ) -> str:
         """Publish a code submission; returns its event_id."""
         return self.submit(
-            validate_event(
+            self._validated(
                 {
                     "event_type": "code_submission",
                     "student_id": student_id,
@@ -129,7 +129,7 @@ class Collector:
     ) -> str:
         """Publish one CLI command typed in a lab session; returns its event_id."""
         return self.submit(
-            validate_event(
+            self._validated(
                 {
                     "event_type": "lab_command",
                     "student_id": student_id,
@@ -145,10 +145,18 @@ class Collector:
     def track_network_metrics(self, device_id: str, **metrics: Any) -> str:
         """Publish one device reading (packet_loss, latency_ms, ...); returns its event_id."""
         return self.submit(
-            validate_event(
+            self._validated(
                 {"event_type": "network_metrics", "device_id": device_id, "source": self.source, **metrics}
             )
         )
+
+    def _validated(self, raw: dict[str, Any]) -> CollectorEventT:
+        """Validate SDK input; a refused event is counted (reason "invalid") before the error goes up."""
+        try:
+            return validate_event(raw)
+        except InvalidEventError:
+            self.metrics.rejected.labels(reason="invalid").inc()
+            raise
 
     # --- generic path ----------------------------------------------------------
     def encode(self, event: CollectorEventT) -> tuple[str, bytes, bytes]:
