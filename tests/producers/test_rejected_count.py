@@ -19,7 +19,12 @@ def test_invalid_sdk_input_is_counted_then_raised(settings_factory: Callable[...
         with pytest.raises(InvalidEventError):
             c.track_network_metrics("r1", packet_loss=2.0)
         c.track_network_metrics(
-            "r1", packet_loss=0.0, latency_ms=1.0, bandwidth_utilization=0.1, connection_count=1, error_rate=0.0
+            "r1",
+            packet_loss=0.0,
+            latency_ms=1.0,
+            bandwidth_utilization=0.1,
+            connection_count=1,
+            error_rate=0.0,
         )
     assert registry.get_sample_value("labstream_collector_rejected_total", {"reason": "invalid"}) == 2.0
     assert b"student-77" not in generate_latest(registry)
