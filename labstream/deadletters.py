@@ -46,10 +46,14 @@ def read_dead_letters(settings: Settings, timeout: float = 30.0) -> list[Entry]:
         while time.monotonic() < deadline:
             batches = consumer.poll(timeout_ms=200)
             for tp, msgs in batches.items():
-                out.extend(Entry(m.offset, tp.partition, DeadLetter.model_validate_json(m.value)) for m in msgs)
+                out.extend(
+                    Entry(m.offset, tp.partition, DeadLetter.model_validate_json(m.value)) for m in msgs
+                )
             if batches:
                 quiet_since = time.monotonic()
-            elif all(consumer.position(tp) >= ends[tp] for tp in tps) and time.monotonic() - quiet_since > 1.0:
+            elif (
+                all(consumer.position(tp) >= ends[tp] for tp in tps) and time.monotonic() - quiet_since > 1.0
+            ):
                 break
         return out
     finally:

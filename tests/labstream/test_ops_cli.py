@@ -85,6 +85,8 @@ def test_pseudonym_matches_what_the_collector_publishes(settings_factory: Callab
     out = _run(settings, "pseudonym", "student-1@school.example", "student-2@school.example")
     assert out.returncode == 0, out.stderr
     lines = dict(line.split("\t", 1) for line in out.stdout.splitlines())
-    expected = Pseudonymizer.from_settings(settings.model_copy(update={"pseudonym_key": SecretStr("ops-test-key")}))
+    expected = Pseudonymizer.from_settings(
+        settings.model_copy(update={"pseudonym_key": SecretStr("ops-test-key")})
+    )
     assert lines["student-1@school.example"] == expected.pseudonym("student-1@school.example")
     assert lines["student-2@school.example"] != lines["student-1@school.example"]
