@@ -34,8 +34,7 @@ async def test_readme_python_example_runs(
         monkeypatch.setenv(f"LABSTREAM_TOPIC_{name.upper()}", value)
     exec(compile(_python_blocks()[index], f"README.md python block {index}", "exec"), {})  # noqa: S102
     t = settings.topics
-    got = await consume_all(
-        settings.bootstrap_servers or "", t.inputs(), until=lambda g: all(g[x] for x in t.inputs()), timeout=20
-    )
+    bootstrap = settings.bootstrap_servers or ""
+    got = await consume_all(bootstrap, t.inputs(), until=lambda g: all(g[x] for x in t.inputs()), timeout=20)
     assert all(got[x] for x in t.inputs())
     assert not any(b"s-1042" in (m.value or b"") + (m.key or b"") for msgs in got.values() for m in msgs)
