@@ -7,6 +7,7 @@ testable without a broker and lets the glue change for speed.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -17,6 +18,8 @@ from schemas import DeadLetter, Stage
 M = TypeVar("M", bound=BaseModel)
 
 _MAX_ERROR_LEN = 500
+MAX_DEAD_VALUE = 256 * 1024  # bytes of the original value kept in a dead letter (base64: ~350 KB)
+MAX_DEAD_KEY = 4 * 1024
 
 
 @dataclass(slots=True)
@@ -103,15 +106,34 @@ def parse(record: Record, model: type[M], result: BatchResult) -> M | None:
         return None
 
 
+def _bounded(raw: bytes | None, limit: int, what: str, notes: list[str]) -> bytes | None:
+    if raw is None or len(raw) <= limit:
+        return raw
+    digest = hashlib.sha256(raw).hexdigest()
+    notes.append(f"{what} truncated to its first {limit} of {len(raw)} bytes (sha256 {digest})")
+    return raw[:limit]
+
+
 def to_dead_letter(record: Record, stage: Stage, error: str) -> DeadLetter:
+    """The dead letter of a record; a value (key) larger than ``MAX_DEAD_VALUE`` (``MAX_DEAD_KEY``)
+    bytes is kept truncated, with its size and sha256 in ``error``.
+
+    Why: a dead letter must itself be deliverable. A 10 MB input used to raise here (the schema
+    caps strings at 10 M characters; base64 grows by 4/3) and, had it passed, would exceed Kafka's
+    default 1 MB record limit: either way its batch was never delivered, so the worker crashed on
+    it after every restart (found by bench.chaos.bad_input).
+    """
+    notes: list[str] = []
+    key = _bounded(record.key, MAX_DEAD_KEY, "key", notes)
+    value = _bounded(record.value, MAX_DEAD_VALUE, "value", notes)
     return DeadLetter(
         original_topic=record.topic,
         partition=record.partition,
         offset=record.offset,
-        key=DeadLetter.b64(record.key),
-        value=DeadLetter.b64(record.value),
+        key=DeadLetter.b64(key),
+        value=DeadLetter.b64(value),
         stage=stage,
-        error=error,
+        error="; ".join([error, *notes]),
     )
 
 

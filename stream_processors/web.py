@@ -20,8 +20,19 @@ if TYPE_CHECKING:
     from stream_processors.app import Worker
 
 
+def _drop_production_index(app: Any) -> None:
+    """Faust mounts its production index at ``/`` (``{"status": "OK"}``) whenever the stats views
+    are off, and no setting turns it off; a worker must expose nothing but the views below
+    (issue 6, found by bench.chaos.security). Dropped before the web server applies blueprints."""
+    manager = app.web.blueprints
+    manager._enabled = [  # noqa: SLF001 - BlueprintManager has no public way to remove one
+        (prefix, bp) for prefix, bp in manager._enabled if "production_index" not in str(bp)  # noqa: SLF001
+    ]
+
+
 def register_views(worker: Worker) -> None:
     app = worker.app
+    _drop_production_index(app)
 
     @app.page("/health")
     async def health(self: Any, request: Any) -> Any:

@@ -1,116 +1,26 @@
 """Kafka goes away mid-publish, and the collector is SIGKILLed with a full spool: nothing is lost.
 
-"Kafka away" is a TCP proxy on loopback that we cut and restore, in front of
-a tansu broker that advertises the proxy's address (so every client
-connection goes through it). The broker itself keeps running: tansu is memory
-only, so restarting it would lose the records that did arrive, and the test
-could no longer say that *every* event arrived.
+"Kafka away" is the ``proxied_broker`` fixture (``tests/fixtures/proxy.py``): a TCP proxy on
+loopback that we cut and restore, in front of a tansu broker that keeps running.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import signal
-import socket
 import subprocess
 import sys
 import textwrap
-import threading
 import time
 from collections import Counter
 
 import pytest
 
-from labstream.broker import ensure_topics, free_port, tansu_binary, wait_for_kafka
+from labstream.broker import ensure_topics, free_port
 from producers import Collector
 from tests.fixtures.kafka import consume_all
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
-
-
-class Proxy:
-    """A loopback TCP proxy; :meth:`cut` drops every connection and refuses new ones."""
-
-    def __init__(self, target: int) -> None:
-        self.target, self.port = target, free_port()
-        self._conns: list[socket.socket] = []
-        self._server: socket.socket | None = None
-        self.restore()
-
-    def restore(self) -> None:
-        srv = socket.create_server(("127.0.0.1", self.port), reuse_port=True)
-        self._server = srv
-        threading.Thread(target=self._accept, args=(srv,), daemon=True).start()
-
-    def _accept(self, srv: socket.socket) -> None:
-        while True:
-            try:
-                client, _ = srv.accept()
-            except OSError:
-                return  # cut
-            try:
-                upstream = socket.create_connection(("127.0.0.1", self.target))
-            except OSError:  # broker not listening yet
-                client.close()
-                continue
-            self._conns += [client, upstream]
-            for a, b in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
-
-    @staticmethod
-    def _pipe(a: socket.socket, b: socket.socket) -> None:
-        try:
-            while data := a.recv(65536):
-                b.sendall(data)
-        except OSError:
-            pass
-        for s in (a, b):
-            try:
-                s.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-
-    def cut(self) -> None:
-        if self._server is not None:
-            self._server.close()
-            self._server = None
-        for c in self._conns:
-            try:
-                c.shutdown(socket.SHUT_RDWR)
-                c.close()
-            except OSError:
-                pass
-        self._conns = []
-
-
-@pytest.fixture
-def proxied_broker():
-    """A tansu broker reachable only through a :class:`Proxy`; yields the proxy."""
-    port = free_port()
-    proxy = Proxy(port)
-    proc = subprocess.Popen(
-        [
-            str(tansu_binary()),
-            "broker",
-            "--listener-url",
-            f"tcp://127.0.0.1:{port}",
-            "--advertised-listener-url",
-            f"tcp://127.0.0.1:{proxy.port}",
-            "--storage-engine",
-            "memory://tansu/",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env={**os.environ, "RUST_LOG": "warn"},
-    )
-    try:
-        wait_for_kafka(f"127.0.0.1:{proxy.port}")
-        yield proxy
-    finally:
-        proxy.cut()
-        proc.terminate()
-        proc.wait(10)
 
 
 FAST_FAIL = {"delivery_timeout_ms": 3000, "request_timeout_ms": 1000, "max_block_ms": 1000, "linger_ms": 5}
