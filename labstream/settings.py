@@ -107,7 +107,9 @@ class Settings(BaseSettings):
         default=6.0, gt=0, description="Consumer-group rebalance timeout; tansu waits it out on first join."
     )
     session_timeout_s: float = Field(default=10.0, gt=0, description="Consumer-group session timeout.")
-    batch_size: int = Field(default=500, ge=1, description="Micro-batch size for metric scoring.")
+    batch_size: int = Field(
+        default=5000, ge=1, description="Most metric events scored per batch (one table write per device per batch)."
+    )
     batch_timeout_s: float = Field(default=0.2, gt=0)
 
     # --- code checks -------------------------------------------------------

@@ -20,8 +20,9 @@ from typing import Any
 import faust
 from prometheus_client import CollectorRegistry
 
-from detector import ModelRegistry
+from detector import DetectorError, ModelRegistry
 from labstream.settings import Settings
+from stream_processors.batching import Batch, BatchApp
 from stream_processors.code import CodeCheckPool, StrugglingTracker
 from stream_processors.metrics import WorkerMetrics
 from stream_processors.pipelines.code import CodePipeline
@@ -34,6 +35,7 @@ log = logging.getLogger(__name__)
 Process = Callable[[list[Record]], "BatchResult | Awaitable[BatchResult]"]
 
 _SEND_RETRY_S = (0.1, 0.5, 1.0, 2.0, 5.0)
+_QUEUED_BATCHES = 4  # per agent: fetched batches waiting while one is processed
 
 
 def faust_settings(settings: Settings) -> dict[str, Any]:
@@ -69,11 +71,13 @@ def faust_settings(settings: Settings) -> dict[str, Any]:
 class Worker:
     """A LabStream worker: one Faust app with its three agents."""
 
+    _refused_version: str | None = None  # the last promoted version that failed its checks
+
     def __init__(self, settings: Settings, registry: CollectorRegistry | None = None) -> None:
         self.settings = settings
         self.registry = registry or CollectorRegistry()
         self.metrics = WorkerMetrics(self.registry)
-        self.app = faust.App(settings.app_id, **faust_settings(settings))
+        self.app = BatchApp(settings.app_id, **faust_settings(settings))
         self.model_registry = ModelRegistry(
             settings.model_dir,
             target_false_alert_rate=settings.target_false_alert_rate,
@@ -82,6 +86,7 @@ class Worker:
         self.model = ModelHolder(self.model_registry.ensure_model(seed=42))
         self._set_model_metrics()
         self.processed: dict[tuple[str, int], int] = {}
+        self.processes: dict[str, Process] = {}  # by agent name, looked up per batch
         self.pool = CodeCheckPool(
             max_bytes=settings.code_max_bytes,
             timeout_s=settings.code_check_timeout_s,
@@ -119,7 +124,9 @@ class Worker:
         )
         self._agent("commands", t.lab_events, self.command_pipeline.process, 1000, 0.05)
         self._agent("code", t.student_events, self.code_pipeline.process, 200, 0.05)
-        self._agent("metrics", t.network_metrics, self.metrics_pipeline.process, s.batch_size, s.batch_timeout_s)
+        self._agent(
+            "metrics", t.network_metrics, self.metrics_pipeline.process, s.batch_size, s.batch_timeout_s
+        )
         for topic in t.outputs():
             app.topic(topic, partitions=s.partitions)  # declared so they exist before the first send
         app.timer(s.model_poll_s)(self._poll_model)
@@ -129,23 +136,51 @@ class Worker:
         register_views(self)
 
     def _agent(self, name: str, topic_name: str, process: Process, batch: int, within: float) -> None:
-        topic = self.app.topic(topic_name, partitions=self.settings.partitions)
+        """One agent per input topic, fed whole fetched batches (see :mod:`stream_processors.batching`).
+
+        ``within`` is unused: a batch is what one fetch returned for a partition (at most ``batch``
+        records), so the agent never waits for a batch to fill.
+        """
+        app = self.app
+        topic = app.topic(topic_name, partitions=self.settings.partitions)
+        app.topics.add(topic)  # subscribed and acked like an agent's topic; records arrive as batches
+        channel = app.channel(maxsize=_QUEUED_BATCHES)
+        app.route_batches(topic_name, channel, batch)
+        self.processes[name] = process
         worker = self
 
         async def agent(stream: Any) -> None:
-            async for events in stream.take_events(batch, within=within):
-                await worker.handle(name, events, process)
+            async for b in stream:
+                await worker.handle_batch(name, b)
 
         agent.__name__ = f"{name}_agent"
         agent.__qualname__ = agent.__name__
-        self.app.agent(topic, name=f"labstream.{name}")(agent)
+        app.agent(channel, name=f"labstream.{name}")(agent)
 
     # --- the per-batch path -------------------------------------------------
-    async def handle(self, name: str, events: list[Any], process: Process) -> None:
-        """Process one batch; return only when its outputs are delivered (then Faust acks it)."""
+    async def handle_batch(self, name: str, batch: Batch) -> None:
+        """Process one fetched batch and ack it only once its outputs are delivered.
+
+        A stale batch (fetched before a rebalance) is dropped unacked: its partition is re-read
+        from the committed offset. If delivery fails for good the worker crashes rather than
+        leave the batch unacked forever; the records are then re-read by whoever owns them next.
+        """
+        if not batch.begin(self.app):
+            return
+        try:
+            await self.handle(name, batch.messages, self.processes[name])
+        except Exception as e:
+            log.error(
+                "agent %s: batch of %d not delivered, stopping the worker: %r", name, len(batch.messages), e
+            )
+            await self.app.crash(e)
+            raise
+        batch.ack()
+
+    async def handle(self, name: str, messages: list[Any], process: Process) -> None:
+        """Process one batch of Faust messages; return only when its outputs are delivered."""
         records = [
-            Record(m.topic, m.partition, m.offset, m.key, m.value, m.timestamp or 0.0)
-            for m in (e.message for e in events)
+            Record(m.topic, m.partition, m.offset, m.key, m.value, m.timestamp or 0.0) for m in messages
         ]
         result = await self._process_safely(process, records)
         await self._deliver(result)
@@ -210,7 +245,15 @@ class Worker:
         version = await loop.run_in_executor(None, self.model_registry.current_version)
         if version is None or version == self.model.detector.version:
             return
-        detector = await loop.run_in_executor(None, self.model_registry.load_current)
+        try:
+            detector = await loop.run_in_executor(None, self.model_registry.load_current)
+        except DetectorError as e:
+            # A promoted model that fails its checks (sha256, skops types) is refused and the current
+            # one kept: raising here crashed the whole worker (found by bench.chaos.security).
+            if version != self._refused_version:
+                log.error("model %s refused, keeping %s: %s", version, self.model.detector.version, e)  # noqa: TRY400
+                self._refused_version = version
+            return
         self.model.detector = detector
         self.model.drift = self._drift_for(detector)
         self._set_model_metrics()
@@ -220,7 +263,9 @@ class Worker:
         from detector import DriftMonitor
 
         return DriftMonitor(
-            detector.state["reference"], window=self.settings.drift_window, threshold=self.settings.drift_psi_threshold
+            detector.state["reference"],
+            window=self.settings.drift_window,
+            threshold=self.settings.drift_psi_threshold,
         )
 
     def _set_model_metrics(self) -> None:

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from schemas import DeadLetter, Stage
 
@@ -112,6 +113,52 @@ def _bounded(raw: bytes | None, limit: int, what: str, notes: list[str]) -> byte
     digest = hashlib.sha256(raw).hexdigest()
     notes.append(f"{what} truncated to its first {limit} of {len(raw)} bytes (sha256 {digest})")
     return raw[:limit]
+
+
+@cache
+def _list_adapter(model: type[BaseModel]) -> TypeAdapter[list[Any]] | None:
+    """A list validator for a model whose fields are all scalars, else None (see :func:`parse_many`)."""
+    for prop in model.model_json_schema().get("properties", {}).values():
+        kinds = [prop, *prop.get("anyOf", [])]
+        if any(k.get("type") in ("array", "object") or "$ref" in k or "items" in k for k in kinds):
+            return None
+    return TypeAdapter(list[model])  # type: ignore[valid-type]
+
+
+def _one_object(value: bytes | None) -> bool:
+    return value is not None and value.strip()[:1] == b"{" and value.strip()[-1:] == b"}"
+
+
+def parse_many(records: list[Record], model: type[M], result: BatchResult) -> list[tuple[Record, M]]:
+    """Decode and validate a whole batch in one call; bad records are dead-lettered one by one.
+
+    The values are joined into one JSON array and validated at once (one call
+    into pydantic-core instead of one per record). Any failure, or an element
+    count that differs from the record count, sends the batch through
+    :func:`parse` record by record, so each bad record gets its own dead letter
+    with its own stage and reason and the good ones are processed as usual.
+
+    Why a joined array cannot pair a record with another record's data: every
+    value must start with ``{`` and end with ``}``, so the joining comma is
+    followed by ``{`` and can never sit between two members of one object; it
+    could only sit inside a nested array or object, and the fast path is used
+    only for models whose fields are all scalars, which reject such an element.
+    A value holding two objects shifts the count, which is then checked.
+    """
+    adapter = _list_adapter(model)
+    if adapter is not None and records and all(_one_object(r.value) for r in records):
+        try:
+            models = adapter.validate_json(b"[" + b",".join(r.value for r in records) + b"]")  # type: ignore[misc]
+        except (ValidationError, ValueError, RecursionError, MemoryError):
+            models = None
+        if models is not None and len(models) == len(records):
+            return list(zip(records, models, strict=True))
+    out = []
+    for record in records:
+        event = parse(record, model, result)
+        if event is not None:
+            out.append((record, event))
+    return out
 
 
 def to_dead_letter(record: Record, stage: Stage, error: str) -> DeadLetter:

@@ -8,7 +8,7 @@ from typing import Any
 from schemas import CategorizedCommand, LabCommand
 from stream_processors.commands import interpret
 from stream_processors.metrics import WorkerMetrics
-from stream_processors.records import BatchResult, Output, Record, parse
+from stream_processors.records import BatchResult, Output, Record, parse_many
 
 
 class CommandPipeline:
@@ -28,10 +28,7 @@ class CommandPipeline:
         result = BatchResult()
         counted = self.metrics.command_categories
         states: dict[str, Any] = {}  # written back once per session per batch: one changelog record each
-        for record in records:
-            event = parse(record, LabCommand, result)
-            if event is None:
-                continue
+        for record, event in parse_many(records, LabCommand, result):
             try:
                 sid = event.session_id
                 state = states[sid] if sid in states else self.sessions.get(sid)

@@ -21,7 +21,7 @@ import numpy as np
 from detector import Detector, DriftMonitor
 from schemas import Alert, NetworkMetrics, Reason
 from stream_processors.metrics import WorkerMetrics
-from stream_processors.records import BatchResult, Output, Record, parse
+from stream_processors.records import BatchResult, Output, Record, parse_many
 
 _ALERT_NS = uuid.UUID("0b8f3a52-7d2e-4d3c-8c7e-5f0e1e2d9a41")
 _SEVERITY_RANK = {"low": 0, "medium": 1, "high": 2}
@@ -54,11 +54,7 @@ class MetricsPipeline:
 
     def process(self, records: list[Record]) -> BatchResult:
         result = BatchResult()
-        events: list[NetworkMetrics] = []
-        for record in records:
-            event = parse(record, NetworkMetrics, result)
-            if event is not None:
-                events.append(event)
+        events: list[NetworkMetrics] = [e for _, e in parse_many(records, NetworkMetrics, result)]
         if not events:
             return result
         holder = self.model  # one model for the whole batch, even if a swap happens meanwhile

@@ -1,0 +1,127 @@
+"""Whole fetched batches for LabStream's agents, instead of Faust's one-event-at-a-time path.
+
+Profiling a worker (py-spy, 2026-11-21) showed Faust's per-event path as the
+wall: for every record the fetch loop awaits ``wait_first`` (two tasks), the
+conductor decodes it and queues an ``Event``, the stream takes it back out,
+runs the ``take_events`` processor and acks it. Here the consumer's fetch
+loop hands each partition's records of a fetch to the agent's channel as one
+:class:`Batch` (one queue put per batch), for the topics registered with
+:meth:`BatchApp.route_batches`. Everything else (table changelogs, other
+topics) keeps Faust's own per-message path.
+
+Faust's guarantees are kept explicitly:
+
+- a batch's messages are tracked as unacked when the agent starts on it and
+  acked (:meth:`Batch.ack`) only after its outputs are delivered, so the
+  commit never passes an event whose outputs are not in Kafka, and a
+  rebalance waits for the batch in hand (``stream_wait_empty``);
+- a batch fetched in an earlier consumer generation, or taken while flow is
+  suspended for a rebalance, is dropped unacked (Faust's streams ack and
+  skip such events); the partition is re-read from its committed offset;
+- flow control and producer back-pressure are honoured per batch, and
+  Faust's gap tracking and ``broker_commit_every`` per message.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import faust
+from faust.transport.drivers import aiokafka as faust_aiokafka
+
+
+class Batch:
+    """The records of one partition from one fetch, in offset order."""
+
+    __slots__ = ("consumer", "generation_id", "messages", "topic")
+
+    def __init__(self, consumer: Any, topic: str, messages: list[Any], generation_id: int) -> None:
+        self.consumer = consumer
+        self.topic = topic
+        self.messages = messages
+        self.generation_id = generation_id
+
+    def begin(self, app: faust.App) -> bool:
+        """Track the messages as in progress; False if the batch is stale and must be dropped."""
+        if self.generation_id != app.consumer_generation_id or not app.flow_control.is_active():
+            return False
+        track = self.consumer.track_message
+        for m in self.messages:
+            m.tracked = True
+            track(m)
+        return True
+
+    def ack(self) -> None:
+        """Mark every message done: call only once its outputs are delivered."""
+        ack = self.consumer.ack
+        for m in self.messages:
+            ack(m)
+
+
+class BatchConsumer(faust_aiokafka.Consumer):
+    """Faust's aiokafka consumer, delivering routed topics in batches."""
+
+    async def _drain_messages(self, fetcher: Any) -> None:  # pragma: no cover - Faust's fetcher task
+        routes: dict[str, tuple[Any, int]] = getattr(self.app, "batch_routes", {})
+        callback = self.callback
+        read_offset = self._read_offset
+        acks_enabled_for = self.app.topics.acks_enabled_for
+        try:
+            while not (self.should_stop or fetcher.should_stop):
+                pending: dict[Any, list[Any]] = {}
+                await self.sleep(0)
+                if self.should_stop:
+                    break
+                async for tp, message in self.getmany(timeout=1.0):
+                    offset = message.offset
+                    r_offset = read_offset[tp]
+                    if r_offset is not None and offset < r_offset:
+                        continue  # already delivered: Faust drops these too
+                    if r_offset and offset - r_offset > 1 and acks_enabled_for(message.topic):
+                        await self._add_gap(tp, r_offset + 1, offset)
+                    if self._commit_every is not None and self._n_acked >= self._commit_every:
+                        self._n_acked = 0
+                        await self.commit()
+                    read_offset[tp] = offset
+                    route = routes.get(tp.topic)
+                    if route is None:
+                        await self.wait_first(callback(message), self.suspend_flow.wait())
+                        continue
+                    batch = pending.setdefault(tp, [])
+                    batch.append(message)
+                    if len(batch) >= route[1]:
+                        await self._hand_over(tp, pending.pop(tp), route[0])
+                for tp, messages in pending.items():
+                    await self._hand_over(tp, messages, routes[tp.topic][0])
+        except self.consumer_stopped_errors:
+            if self.transport.app.should_stop:
+                return
+            raise
+
+    async def _hand_over(self, tp: Any, messages: list[Any], channel: Any) -> None:
+        """Queue one batch for its agent, waiting on flow control and producer back-pressure."""
+        app = self.app
+        await app.flow_control.acquire()
+        await app.producer.buffer.wait_until_ebb()
+        batch = Batch(self, tp.topic, messages, messages[0].generation_id)
+        await self.wait_first(channel.put(batch), self.suspend_flow.wait())
+
+
+class BatchTransport(faust_aiokafka.Transport):
+    Consumer = BatchConsumer
+
+
+class BatchApp(faust.App):
+    """A Faust app whose consumer can deliver routed topics as batches (see :class:`BatchConsumer`)."""
+
+    batch_routes: dict[str, tuple[Any, int]]
+
+    def route_batches(self, topic: str, channel: Any, max_batch: int) -> None:
+        """Deliver ``topic``'s records to ``channel`` as :class:`Batch` objects of at most ``max_batch``.
+
+        Call before the worker starts; the topic must be subscribed (``app.topics.add(topic)``).
+        """
+        self.__dict__.setdefault("batch_routes", {})[topic] = (channel, max_batch)
+
+    def _new_transport(self) -> Any:
+        return BatchTransport(self.conf.broker_consumer, self)

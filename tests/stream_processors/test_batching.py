@@ -1,0 +1,119 @@
+"""The batch path's guarantees without a broker: when a batch is acked, when it is dropped, and how
+batch decoding still dead-letters each bad record on its own."""
+
+from __future__ import annotations
+
+import json
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from schemas import LabCommand, NetworkMetrics
+from stream_processors.batching import Batch
+from stream_processors.records import BatchResult, Record, parse, parse_many
+
+
+class _Consumer:
+    def __init__(self) -> None:
+        self.tracked: list[int] = []
+        self.acked: list[int] = []
+
+    def track_message(self, m: Any) -> None:
+        self.tracked.append(m.offset)
+
+    def ack(self, m: Any) -> bool:
+        self.acked.append(m.offset)
+        return True
+
+
+def _app(generation: int = 3, active: bool = True) -> Any:
+    return SimpleNamespace(
+        consumer_generation_id=generation, flow_control=SimpleNamespace(is_active=lambda: active)
+    )
+
+
+def _batch(consumer: _Consumer, generation: int = 3) -> Batch:
+    msgs = [SimpleNamespace(offset=o, tracked=False, generation_id=generation) for o in (10, 11, 12)]
+    return Batch(consumer, "t", msgs, generation)
+
+
+def test_batch_is_tracked_when_begun_and_acked_only_when_told() -> None:
+    c = _Consumer()
+    b = _batch(c)
+    assert b.begin(_app())
+    assert c.tracked == [10, 11, 12] and c.acked == []  # in progress: the commit cannot pass offset 10
+    b.ack()
+    assert c.acked == [10, 11, 12]
+
+
+@pytest.mark.parametrize(
+    "app", [_app(generation=4), _app(active=False)], ids=["old generation", "rebalancing"]
+)
+def test_stale_batch_is_dropped_unacked(app: Any) -> None:
+    c = _Consumer()
+    assert not _batch(c).begin(app)
+    assert c.tracked == [] and c.acked == []  # never committed: re-read from the committed offset
+
+
+def _metric(device: str, **over: Any) -> bytes:
+    values = dict(
+        device_id=device,
+        packet_loss=0.01,
+        latency_ms=20.0,
+        bandwidth_utilization=0.4,
+        connection_count=100,
+        error_rate=0.001,
+    )
+    return NetworkMetrics(**{**values, **over}).to_bytes()
+
+
+def _records(values: list[bytes | None]) -> list[Record]:
+    return [Record("m", 0, i, b"k", v) for i, v in enumerate(values)]
+
+
+def test_good_batch_decodes_in_one_go_like_one_by_one() -> None:
+    recs = _records([_metric(f"d{i}") for i in range(50)])
+    result = BatchResult()
+    got = parse_many(recs, NetworkMetrics, result)
+    assert [e for _, e in got] == [parse(r, NetworkMetrics, BatchResult()) for r in recs]
+    assert [r.offset for r, _ in got] == list(range(50)) and not result.dead_letters
+
+
+def test_each_bad_record_gets_its_own_dead_letter() -> None:
+    good = _metric("ok")
+    bad_json = b"\xff\xfe{not json"
+    invalid = json.dumps({**json.loads(good), "packet_loss": 7}).encode()
+    recs = _records([good, bad_json, good, invalid, None, good])
+    result = BatchResult()
+    got = parse_many(recs, NetworkMetrics, result)
+    assert [r.offset for r, _ in got] == [0, 2, 5]
+    assert [(d.record.offset, d.stage) for d in result.dead_letters] == [
+        (1, "decode"),
+        (3, "validate"),
+        (4, "decode"),
+    ]
+
+
+def test_values_that_only_make_sense_joined_are_still_rejected_one_by_one() -> None:
+    """Two documents in one value, and one document split over two values, keep their count and
+    would pair records with the wrong data if the join were trusted."""
+    a, b = _metric("a"), _metric("b")
+    doc = json.loads(_metric("c"))
+    items = list(doc.items())
+    head = json.dumps(dict(items[:4]))[:-1].encode()  # '{"k": v, ...' (open)
+    tail = json.dumps(dict(items[4:]))[1:].encode()  # '"k": v, ...}' (closed)
+    recs = _records([a + b"," + b, head, tail])
+    result = BatchResult()
+    assert parse_many(recs, NetworkMetrics, result) == []
+    assert len(result.dead_letters) == 3
+
+
+def test_commands_batch_decoding() -> None:
+    ev = LabCommand(
+        anonymous_id="k1-0123456789abcdef", session_id="s", seq=0, device_type="cisco_ios", command="sh ver"
+    )
+    recs = _records([ev.to_bytes(), b"{}"])
+    result = BatchResult()
+    assert [e for _, e in parse_many(recs, LabCommand, result)] == [ev]
+    assert [d.stage for d in result.dead_letters] == ["validate"]
