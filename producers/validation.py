@@ -50,6 +50,8 @@ def safe_errors(exc: ValidationError, index: int | None = None) -> list[FieldErr
             msg = msg.split(",", 1)[0]
         if err["type"] == "extra_forbidden":
             msg = "Extra inputs are not permitted"
+        if err["type"] == "union_tag_invalid":  # pydantic quotes the tag sent (found by bench.chaos.security)
+            msg = "event_type must be one of " + ", ".join(sorted(_TAGS))
         out.append({"index": index, "field": _field(err["loc"]), "type": err["type"], "message": msg})
     return out
 
