@@ -1,0 +1,76 @@
+"""Worker process for the pipeline benchmark: ``python -m bench._agent pipeline|noop|take``.
+
+``pipeline`` is exactly ``labstream worker``. ``noop`` is the same worker (same
+Faust settings, same agents, same ack-after-delivery path) whose pipelines
+return nothing: the consume-only baseline. ``take`` is stock Faust with the
+same settings: one agent per input topic iterating ``stream.take_events``
+and acking, the path LabStream used before its batch channel (for context).
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from labstream.settings import Settings
+from stream_processors.app import create_worker
+from stream_processors.records import BatchResult, Record
+
+
+def _noop(records: list[Record]) -> BatchResult:
+    return BatchResult()
+
+
+def _stock_take_events(settings: Settings) -> None:
+    import faust
+    from faust.worker import Worker as FaustWorker
+    from prometheus_client import CollectorRegistry
+
+    from stream_processors.app import faust_settings
+    from stream_processors.metrics import WorkerMetrics
+    from stream_processors.web import register_views
+
+    class _Holder:
+        """Just enough of a Worker for the shared /ready and /metrics views."""
+
+        def __init__(self) -> None:
+            self.registry = CollectorRegistry()
+            self.metrics = WorkerMetrics(self.registry)
+            self.app = faust.App(settings.app_id, **faust_settings(settings))
+            self.model = type("M", (), {"detector": type("D", (), {"version": "none"})()})()
+
+    h = _Holder()
+    for topic_name in settings.topics.inputs():
+        counter = h.metrics.events_in.labels(topic=topic_name)
+
+        async def agent(stream: Any, counter: Any = counter) -> None:
+            async for events in stream.take_events(settings.batch_size, within=settings.batch_timeout_s):
+                counter.inc(len(events))
+
+        h.app.agent(h.app.topic(topic_name, partitions=settings.partitions), name=f"take.{topic_name}")(agent)
+    register_views(h)  # type: ignore[arg-type]
+    FaustWorker(h.app, loglevel="warning", quiet=True).execute_from_commandline()
+
+
+def main(mode: str) -> int:
+    """Run a worker the way ``labstream worker`` does (same CLI, logging and settings)."""
+    if mode == "take":
+        _stock_take_events(Settings())
+        return 0
+    from labstream import cli
+
+    if mode == "noop":
+        import stream_processors.app as app_module
+
+        def create_noop_worker(settings: Settings, registry: Any = None) -> Any:
+            worker = create_worker(settings, registry)
+            for name in list(worker.processes):
+                worker.processes[name] = _noop
+            return worker
+
+        app_module.create_worker = create_noop_worker  # type: ignore[assignment]
+    return cli.main(["worker"])
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1] if len(sys.argv) > 1 else "pipeline"))
