@@ -62,7 +62,12 @@ async def _produce(
 
 
 async def _collect(
-    bootstrap: str, topic: str, sent: dict[str, float], got: dict[str, float], stop: asyncio.Event
+    bootstrap: str,
+    topic: str,
+    sent: dict[str, float],
+    got: dict[str, float],
+    stop: asyncio.Event,
+    partitions: int,
 ) -> None:
     from aiokafka import AIOKafkaConsumer, TopicPartition
 
@@ -70,7 +75,7 @@ async def _collect(
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, fetch_max_wait_ms=10)
     await consumer.start()
     try:
-        tps = [TopicPartition(topic, p) for p in sorted(await consumer.partitions_for_topic(topic) or ())]
+        tps = [TopicPartition(topic, p) for p in range(partitions)]
         consumer.assign(tps)
         await consumer.seek_to_end(*tps)
         while not stop.is_set():
@@ -93,12 +98,13 @@ async def measure(
     rate: float,
     seconds: float = 15.0,
     probes_per_s: float = 20.0,
+    partitions: int = 2,
 ) -> dict[str, float]:
     """p50/p99 (ms) of event-to-alert latency at ``rate`` events/s, and what was actually sent."""
     sent: dict[str, float] = {}
     got: dict[str, float] = {}
     stop = asyncio.Event()
-    collector = asyncio.create_task(_collect(bootstrap, alerts_topic, sent, got, stop))
+    collector = asyncio.create_task(_collect(bootstrap, alerts_topic, sent, got, stop, partitions))
     await asyncio.sleep(3.0)  # let the alert consumer join its group before the first probe
     t0 = time.perf_counter()
     n = await _produce(bootstrap, topic, pool, rate, seconds, probes_per_s, sent)

@@ -109,7 +109,13 @@ def run(bootstrap: str, quick: bool = False) -> list[dict[str, Any]]:
             rows.append(_first_design_row(rate))
             lat = asyncio.run(
                 _latency.measure(
-                    bootstrap, t.network_metrics, t.alerts, metrics, rate / 2, seconds=8.0 if quick else 15.0
+                    bootstrap,
+                    t.network_metrics,
+                    t.alerts,
+                    metrics,
+                    rate / 2,
+                    seconds=8.0 if quick else 15.0,
+                    partitions=b.partitions,
                 )
             )
             detail = (
