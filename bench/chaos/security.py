@@ -1,0 +1,267 @@
+"""Security: nobody gets in, tampered models are refused, nothing private leaks, the worker shows little.
+
+1. ``POST /v1/events``: no token 401, an unknown token 403, over the rate limit 429 with
+   ``Retry-After``, per token (another token still gets 202).
+2. Model files are verified before loading, through the running services: a promoted
+   model whose file was changed on disk is refused by a running worker and by the API
+   (both keep the model they have), and a worker does not start on it.
+3. Planted values (a student id, a secret in a command and in code, the pseudonym key,
+   the API token) go through the API with a worker running, in valid and invalid
+   events; then every topic's bytes (dead letters decoded), both logs, both
+   ``/metrics`` and every error response are scanned for them.
+4. The worker's web server answers nothing but ``/health``, ``/ready``, ``/metrics``
+   and ``/analyze``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import shutil
+from typing import Any
+
+import httpx
+
+from bench.chaos.common import Account, ApiProcess, Env, Observer
+from detector import ModelRegistry
+
+STUDENT = "stud-PLANTED-7f3a9c"
+SECRET = "Pl4ntedS3cret9d1e"  # noqa: S105 - planted on purpose
+TOKEN_A = "chaos-token-A-5e8b1c2d9f"  # noqa: S105
+TOKEN_B = "chaos-token-B-0a4c7e6b13"  # noqa: S105
+WORKER_PATHS_ALLOWED = {"/health", "/ready", "/metrics", "/analyze"}
+WORKER_PATHS_PROBED = [
+    "/",
+    "/router/",
+    "/table/",
+    "/table/cli-sessions/",
+    "/graph/",
+    "/stats/",
+    "/performance/",
+    "/assignment/",
+    "/signal/",
+    "/docs",
+    "/openapi.json",
+    "/favicon.ico",
+    "/metrics/",
+    "/../etc/passwd",
+    "/health",
+    "/ready",
+    "/metrics",
+]
+
+
+async def run(env: Env) -> Account:
+    acc = Account("security")
+    settings = env.settings(struggling_threshold=2)
+    key = settings.pseudonym_key.get_secret_value() if settings.pseudonym_key else ""
+    planted = {"student id": STUDENT, "secret": SECRET, "pseudonym key": key, "api token": TOKEN_A}
+    worker = env.worker(settings, "security")
+    api = ApiProcess(env, settings, [TOKEN_A, TOKEN_B], api_rate_limit_per_minute="30")
+    await asyncio.gather(asyncio.to_thread(worker.wait_ready), asyncio.to_thread(api.wait_ready))
+    responses: list[str] = []
+    notes: list[str] = []
+    async with httpx.AsyncClient(base_url=api.url, timeout=30) as client:
+        await _auth_and_rate(acc, client, responses, notes)
+        await _plant(acc, client, responses)
+        await _web_exposure(acc, worker, notes)
+        await _tampered_model(acc, env, settings, worker, client, notes)
+    async with Observer(settings) as obs:
+        obs.keep_raw = True
+        await obs.pump(5.0)
+    inputs = await _read_inputs(settings)
+    texts = {
+        "worker log": worker.log_path.read_text(errors="replace"),
+        "api log": api.log(),
+        "worker /metrics": worker.get("/metrics")[1].decode(errors="replace"),
+        "api /metrics": (await asyncio.to_thread(httpx.get, api.url + "/metrics", timeout=10)).text,
+        "error responses": "\n".join(responses),
+        "topics": "\n".join(_decoded(t, k, v) for t, k, v in obs.raw + inputs),
+    }
+    leaks = [
+        f"{what} in {where}: ...{text[max(0, text.index(v) - 60) : text.index(v) + 30]!r}..."
+        for where, text in texts.items()
+        for what, v in planted.items()
+        if v in text
+    ]
+    acc.check(not leaks, f"planted values found: {leaks}")
+    acc.check(len(inputs) >= 4, f"only {len(inputs)} planted events reached Kafka")
+    acc.events_in = len(obs.raw) + len(inputs)
+    size_kb = sum(len(t) for t in texts.values()) // 1024
+    acc.detail = "; ".join([*notes, f"scanned {len(texts)} sources ({size_kb} KB), leaks: {len(leaks)}"])
+    return acc
+
+
+async def _auth_and_rate(
+    acc: Account, client: httpx.AsyncClient, responses: list[str], notes: list[str]
+) -> None:
+    body = {"event_type": "lab_command", "student_id": STUDENT, "session_id": "s", "seq": 0}
+    body |= {"device_type": "cisco_ios", "command": "show version"}
+    r = await client.post("/v1/events", json=body)
+    acc.check(r.status_code == 401, f"no token: {r.status_code}")
+    responses.append(r.text)
+    r = await client.post("/v1/events", json=body, headers={"Authorization": f"Bearer {SECRET}"})
+    acc.check(r.status_code == 403, f"unknown token: {r.status_code}")
+    responses.append(r.text)
+    r = await client.post("/v1/events", json=body, headers={"Authorization": f"Basic {TOKEN_A}"})
+    acc.check(r.status_code == 401, f"not a bearer token: {r.status_code}")
+    codes = []
+    for _ in range(40):  # 30 per minute: the bucket holds 30
+        r = await client.post("/v1/events", json=body, headers={"Authorization": f"Bearer {TOKEN_A}"})
+        codes.append(r.status_code)
+        if r.status_code == 429:
+            acc.check(int(r.headers.get("retry-after", "0")) >= 1, "429 without Retry-After")
+            responses.append(r.text)
+    limited = codes.count(429)
+    acc.check(
+        codes.count(202) == 30 and limited == 10, f"rate limit: {codes.count(202)} x 202, {limited} x 429"
+    )
+    r = await client.post("/v1/events", json=body, headers={"Authorization": f"Bearer {TOKEN_B}"})
+    acc.check(r.status_code == 202, f"other token while the first is limited: {r.status_code}")
+    notes.append(f"401/403 ok, rate limit {codes.count(202)} x 202 then {limited} x 429, other token 202")
+
+
+async def _plant(acc: Account, client: httpx.AsyncClient, responses: list[str]) -> None:
+    """Valid events carrying planted values (they must be pseudonymised/scrubbed) and invalid ones
+    (the 422 must not echo them)."""
+    headers = {"Authorization": f"Bearer {TOKEN_B}"}
+    base = {"student_id": STUDENT, "session_id": "lab-planted", "device_type": "cisco_ios"}
+    code = {
+        "event_type": "code_submission",
+        "student_id": STUDENT,
+        "exercise_id": "ex-p",
+        "language": "python",
+    }
+    good = [
+        {"event_type": "lab_command", **base, "seq": 0, "command": f"enable secret {SECRET}"},
+        {"event_type": "lab_command", **base, "seq": 1, "command": f"username admin password {SECRET}"},
+        code | {"code": f'password = "{SECRET}"\nprint(password'},  # syntax error + a secret
+        code | {"code": f'connect(host="r1", password="{SECRET}")\n'},
+        code | {"code": f"mail = 'x@y.org'  # {STUDENT}\nif True print(1)"},  # fails again: struggling alert
+    ]
+    r = await client.post("/v1/events", json=good, headers=headers)
+    acc.check(r.status_code == 202, f"planted valid batch: {r.status_code} {r.text[:200]}")
+    bad: list[Any] = [
+        {"event_type": "lab_command", **base, "seq": SECRET, "command": "show run"},
+        {"event_type": "lab_command", **base, "seq": 2, "command": "x", STUDENT: SECRET},
+        {"event_type": "code_submission", "student_id": {"id": STUDENT}, "code": SECRET, "exercise_id": 5},
+        {"event_type": SECRET, "student_id": STUDENT},
+        {"event_type": "lab_command", **base, "seq": 3, "device_type": SECRET, "command": SECRET},
+        {"event_type": "lab_command", **base, "seq": 4, "command": "x", "event_id": STUDENT + SECRET},
+        {"event_type": "lab_command", **base, "seq": 5, "command": "x", "occurred_at": SECRET},
+        {"event_type": "code_submission", "student_id": "x" * 300 + STUDENT, "code": "", "exercise_id": "e"},
+    ]
+    for b in bad:
+        r = await client.post("/v1/events", json=b, headers=headers)
+        acc.check(r.status_code == 422, f"planted invalid event: {r.status_code}")
+        responses.append(r.text)
+    r = await client.post(
+        "/v1/events", content=f'{{"student_id": "{STUDENT}", {SECRET}'.encode(), headers=headers
+    )
+    responses.append(r.text)
+
+
+async def _web_exposure(acc: Account, worker: Any, notes: list[str]) -> None:
+    served = []
+    for path in WORKER_PATHS_PROBED:
+        status, _ = await asyncio.to_thread(worker.get, path)
+        if status < 400:
+            served.append(path)
+    status, _ = await asyncio.to_thread(_post, worker.url + "/analyze", b"{}")
+    if status < 400:
+        served.append("/analyze")
+    extra = set(served) - WORKER_PATHS_ALLOWED
+    acc.check(not extra, f"worker serves more than it should: {sorted(extra)}")
+    notes.append(f"worker web: {len(WORKER_PATHS_PROBED) + 1} paths probed, served {sorted(set(served))}")
+
+
+def _post(url: str, body: bytes) -> tuple[int, bytes]:
+    r = httpx.post(url, content=body, timeout=5)
+    return r.status_code, r.content
+
+
+async def _tampered_model(
+    acc: Account, env: Env, settings: Any, worker: Any, client: httpx.AsyncClient, notes: list[str]
+) -> None:
+    """Promote a copy of the current model, then change its file on disk (what an attacker with
+    write access to the model directory would do): running services keep their model, a new
+    worker refuses to start on it."""
+    model_dir = env.root / "models-tampered"
+    shutil.copytree(settings.model_dir, model_dir)
+    registry = ModelRegistry(model_dir)
+    good = registry.current_version()
+    assert good is not None
+    before_api = (await client.get("/health")).json().get("model_version")
+    before_worker = json.loads((await asyncio.to_thread(worker.get, "/ready"))[1]).get("model_version")
+    # the running worker and API read settings.model_dir: tamper a new version there too
+    live = ModelRegistry(settings.model_dir)
+    bad = _tampered_copy(live, good)
+    await asyncio.sleep(max(4.0, 2 * settings.model_poll_s))  # both poll the registry
+    try:
+        ready = json.loads((await asyncio.to_thread(worker.get, "/ready"))[1])
+        acc.check(worker.proc.poll() is None, "worker died on a tampered model")
+        now = ready.get("model_version")
+        acc.check(now == before_worker, f"worker switched from {before_worker} to {now} (tampered {bad})")
+        after_api = (await client.get("/health")).json().get("model_version")
+        acc.check(after_api == before_api, f"API switched to {after_api} (tampered {bad})")
+        refused = "refusing model" in worker.log_path.read_text(errors="replace")
+        acc.check(refused, "worker log does not say it refused the model")
+    finally:
+        live.promote(good)  # restore the shared registry for the other scenarios
+        shutil.rmtree(settings.model_dir / "versions" / bad, ignore_errors=True)
+    _tampered_copy(registry, good)
+    fresh = env.worker(settings.model_copy(update={"model_dir": model_dir}), "security-tampered")
+    assert fresh.proc is not None
+    try:
+        code = await asyncio.to_thread(fresh.proc.wait, 60)
+    except Exception:  # noqa: BLE001 - still running: it started on a tampered model
+        code = None
+    log = fresh.log_path.read_text(errors="replace")
+    acc.check(code not in (None, 0) and "refusing model" in log, f"worker on a tampered model: exit {code}")
+    notes.append(f"tampered model refused by running worker and API, new worker exits {code}")
+
+
+def _tampered_copy(registry: ModelRegistry, version: str) -> str:
+    """A copy of ``version`` under a new name, made current by hand, its file changed after."""
+    root = registry.model_dir / "versions"
+    bad = version + "-tampered"
+    shutil.copytree(root / version, root / bad)
+    meta = json.loads((root / bad / "metadata.json").read_text())
+    meta["version"] = bad
+    (root / bad / "metadata.json").write_text(json.dumps(meta))
+    with (root / bad / "model.skops").open("ab") as f:
+        f.write(b"\x00tampered")
+    (registry.model_dir / "CURRENT").write_text(bad + "\n")
+    return bad
+
+
+async def _read_inputs(settings: Any) -> list[tuple[str, bytes | None, bytes | None]]:
+    from aiokafka import AIOKafkaConsumer
+
+    consumer = AIOKafkaConsumer(
+        *settings.topics.inputs(),
+        bootstrap_servers=settings.bootstrap_servers,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
+    await consumer.start()
+    out: list[tuple[str, bytes | None, bytes | None]] = []
+    try:
+        while batches := await consumer.getmany(timeout_ms=1500):
+            for tp, msgs in batches.items():
+                out += [(tp.topic, m.key, m.value) for m in msgs]
+    finally:
+        await consumer.stop()
+    return out
+
+
+def _decoded(topic: str, key: bytes | None, value: bytes | None) -> str:
+    """A record as text, with a dead letter's base64 key and value decoded too."""
+    text = (key or b"").decode(errors="replace") + " " + (value or b"").decode(errors="replace")
+    if topic.endswith("dead-letters") and value:
+        d = json.loads(value)
+        for f in ("key", "value"):
+            if d.get(f):
+                text += " " + base64.b64decode(d[f]).decode(errors="replace")
+    return text
