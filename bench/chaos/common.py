@@ -79,6 +79,7 @@ class Env:
 
     def __init__(self, bootstrap: str, root: Path, *, quick: bool) -> None:
         self.bootstrap, self.root, self.quick = bootstrap, root, quick
+        root.mkdir(parents=True, exist_ok=True)
         self.model_dir = root / "models"  # shared: the default model is trained once per run
         self._stops: list[Callable[[], Any]] = []
 
