@@ -107,6 +107,9 @@ class Settings(BaseSettings):
         default=6.0, gt=0, description="Consumer-group rebalance timeout; tansu waits it out on first join."
     )
     session_timeout_s: float = Field(default=10.0, gt=0, description="Consumer-group session timeout.")
+    fetch_max_wait_ms: int = Field(
+        default=100, ge=1, le=10_000, description="Longest a fetch waits for data (tansu waits it out)."
+    )
     batch_size: int = Field(
         default=5000, ge=1, description="Most metric events scored per batch (one table write per device per batch)."
     )

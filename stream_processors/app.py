@@ -78,6 +78,7 @@ class Worker:
         self.registry = registry or CollectorRegistry()
         self.metrics = WorkerMetrics(self.registry)
         self.app = BatchApp(settings.app_id, **faust_settings(settings))
+        self.app.fetch_max_wait_ms = settings.fetch_max_wait_ms
         self.model_registry = ModelRegistry(
             settings.model_dir,
             target_false_alert_rate=settings.target_false_alert_rate,

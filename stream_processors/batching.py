@@ -62,6 +62,9 @@ class Batch:
 class BatchConsumer(faust_aiokafka.Consumer):
     """Faust's aiokafka consumer, delivering routed topics in batches."""
 
+    def _new_consumer_thread(self) -> Any:
+        return BatchConsumerThread(self, loop=self.loop, beacon=self.beacon)
+
     async def _drain_messages(self, fetcher: Any) -> None:  # pragma: no cover - Faust's fetcher task
         routes: dict[str, tuple[Any, int]] = getattr(self.app, "batch_routes", {})
         callback = self.callback
@@ -114,6 +117,20 @@ class BatchConsumer(faust_aiokafka.Consumer):
         await self.wait_first(channel.put(batch), self.suspend_flow.wait())
 
 
+class BatchConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
+    """Faust's consumer thread with a configurable fetch wait.
+
+    Faust hard-codes ``fetch_max_wait_ms=1500``. The embedded broker (tansu) holds a fetch for
+    about that long even when records are waiting, which put ~0.4-1 s on every event's latency
+    (measured: p50 361 ms at 1,500 ms, 14 ms at 50 ms). aiokafka reads the value at ``start()``.
+    """
+
+    def _create_worker_consumer(self, transport: Any) -> Any:
+        consumer = super()._create_worker_consumer(transport)
+        consumer._fetch_max_wait_ms = getattr(self.app, "fetch_max_wait_ms", 1500)  # noqa: SLF001
+        return consumer
+
+
 class BatchTransport(faust_aiokafka.Transport):
     Consumer = BatchConsumer
 
@@ -122,6 +139,7 @@ class BatchApp(faust.App):
     """A Faust app whose consumer can deliver routed topics as batches (see :class:`BatchConsumer`)."""
 
     batch_routes: dict[str, tuple[Any, int]]
+    fetch_max_wait_ms: int = 1500  # set from settings by the worker (see BatchConsumerThread)
 
     def route_batches(self, topic: str, channel: Any, max_batch: int) -> None:
         """Deliver ``topic``'s records to ``channel`` as :class:`Batch` objects of at most ``max_batch``.
