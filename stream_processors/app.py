@@ -171,9 +171,7 @@ class Worker:
         try:
             await self.handle(name, batch.messages, self.processes[name])
         except Exception as e:
-            log.error(
-                "agent %s: batch of %d not delivered, stopping the worker: %r", name, len(batch.messages), e
-            )
+            log.exception("agent %s: batch of %d not delivered, stopping the worker", name, len(batch.messages))
             await self.app.crash(e)
             raise
         batch.ack()
