@@ -111,7 +111,7 @@ class Settings(BaseSettings):
         default=100, ge=1, le=10_000, description="Longest a fetch waits for data (tansu waits it out)."
     )
     batch_size: int = Field(
-        default=5000, ge=1, description="Most metric events scored per batch (a table write per device per batch)."
+        default=5000, ge=1, description="Most metric events per scoring batch (one table write per device)"
     )
     batch_timeout_s: float = Field(default=0.2, gt=0)
 

@@ -171,7 +171,7 @@ class Worker:
         try:
             await self.handle(name, batch.messages, self.processes[name])
         except Exception as e:
-            log.exception("agent %s: batch of %d not delivered, stopping the worker", name, len(batch.messages))
+            log.exception("agent %s: a batch of %d was not delivered; stopping", name, len(batch.messages))
             await self.app.crash(e)
             raise
         batch.ack()
