@@ -87,7 +87,7 @@ async def run(env: Env) -> Account:
     ]
     acc.check(not leaks, f"planted values found: {leaks}")
     acc.check(len(inputs) >= 4, f"only {len(inputs)} planted events reached Kafka")
-    acc.events_in = len(obs.raw) + len(inputs)
+    notes.append(f"{len(obs.raw) + len(inputs)} records on the topics")
     size_kb = sum(len(t) for t in texts.values()) // 1024
     acc.detail = "; ".join([*notes, f"scanned {len(texts)} sources ({size_kb} KB), leaks: {len(leaks)}"])
     return acc
