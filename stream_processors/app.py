@@ -21,6 +21,7 @@ import faust
 from prometheus_client import CollectorRegistry
 
 from detector import DetectorError, ModelRegistry
+from labstream.broker import free_port
 from labstream.settings import Settings
 from stream_processors.batching import Batch, BatchApp
 from stream_processors.code import CodeCheckPool, StrugglingTracker
@@ -57,7 +58,7 @@ def faust_settings(settings: Settings) -> dict[str, Any]:
         "broker_heartbeat_interval": min(3.0, settings.session_timeout_s / 3),
         "producer_acks": -1,
         "web_host": settings.worker_web_host,
-        "web_port": settings.worker_web_port,
+        "web_port": settings.worker_web_port or free_port(settings.worker_web_host),  # 0: any free port
         "web_bind": settings.worker_web_host,
         "web_router_enabled": False,
         "web_tables_enabled": False,
