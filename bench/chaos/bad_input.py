@@ -44,7 +44,7 @@ async def _kafka(env: Env, n: int) -> Account:
     for i, (kind, _how, body) in enumerate(cases):
         key = f"k{i % 64}".encode()
         if i % 97 == 0:  # keys and tombstones are input too
-            records.append((topic[kind], body[:300] or None, None, None))
+            records.append((topic[kind], body[:300] or b"\x00", None, None))
         records.append((topic[kind], key, body, event_id_of(body)))
         good = strategies.valid(kind)  # a valid event behind each bad one, same key: it must get through
         records.append((topic[kind], key, json.dumps(good).encode(), good["event_id"]))

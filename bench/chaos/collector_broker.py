@@ -84,10 +84,16 @@ def _publish_through_outage(
     restore = threading.Timer(outage_s, proxy.restore)
     with Collector(settings, producer_overrides=FAST_FAIL, spool_fsync="never") as c:
         started = time.monotonic()
+        cut_at: float | None = None
         for i in range(n):
             if i == n // 3:
                 proxy.cut()
+                cut_at = time.monotonic()
+            # the outage is counted from when the collector noticed it (it spools), so that it
+            # really is unreachable for outage_s during the publish, however slow the notice
+            if cut_at is not None and (c.delivery.spooling or time.monotonic() - cut_at > 20):
                 restore.start()
+                cut_at = None
             ids.append(
                 c.track_lab_command(
                     f"student-{i % 50}", f"sess-{i % 40}", i // 40, "sh ip int br", "cisco_ios"

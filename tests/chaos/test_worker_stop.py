@@ -16,7 +16,7 @@ def test_sigterm_while_busy_exits_0(settings_factory, worker_factory) -> None:
     settings = settings_factory()
     worker = worker_factory(settings)
     worker.wait_ready()
-    publish_raw(settings.bootstrap_servers, workload.build(settings, scale=1.0).records)
+    publish_raw(settings.bootstrap_servers, workload.build(settings, scale=0.3).records)
     time.sleep(0.5)  # batches in flight, more waiting in the fetcher
     code = worker.stop()
     assert code == 0, f"exit status {code}:\n{worker.log_tail()}"
