@@ -12,15 +12,48 @@ import re
 from producers.scrub.command_rules import IN_STRING_RULES, RuleSet, build
 from producers.scrub.tokens import TOKENS
 
-__all__ = ["IN_STRING_RULES", "IN_STRING_TRIGGER", "RULES", "SENSITIVE_NAME", "STRING_LITERAL", "TRIGGER"]
+__all__ = [
+    "IN_STRING_RULES",
+    "IN_STRING_TRIGGER",
+    "IN_STRING_TRIGGER_RE",
+    "RULES",
+    "SENSITIVE_NAME",
+    "STRING_LITERAL",
+    "TRIGGER",
+    "is_sensitive_name",
+]
 
 SENSITIVE_NAME = re.compile(
     r"(?i:pass(?:word|wd|phrase)?(?![a-z])|pwd|secret|token|apikey|credential|community|psk"
     r"|(?:auth\w*|shared|private|secret|access|api|encryption|signing)_?key)"
 )
 """A name (group ``n`` of a rule) holding a credential; the engine checks it on each candidate."""
-_NAME = r"(?P<n>\w+)"  # any identifier; SENSITIVE_NAME decides (one regex pass, no backtracking)
-_STR = r"(?P<v>\"(?:[^\"\\\n]|\\.)*\"|'(?:[^'\\\n]|\\.)*')"
+_SENSITIVE_WORD = re.compile("pass|pwd|secret|token|key|credential|community|psk")
+"""One of these is in every lower-cased ASCII name that SENSITIVE_NAME matches."""
+
+
+def is_sensitive_name(name: str) -> bool:
+    """``SENSITIVE_NAME.search(name)``, with a cheap no for the many ASCII names without a credential word.
+
+    Case-insensitive ``re`` also folds a few non-ASCII letters (long s, Kelvin sign) that ``str.lower``
+    leaves, so a non-ASCII name always gets the full regex.
+    """
+    if name.isascii() and _SENSITIVE_WORD.search(name.lower()) is None:
+        return False
+    return SENSITIVE_NAME.search(name) is not None
+
+
+_NAME = r"(?P<n>\w++)"
+"""Any identifier, whole (possessive: what follows a name is never a word character, so giving
+characters back cannot make a rule match, and trying that was most of a rule's time); the engine
+checks it with SENSITIVE_NAME."""
+# A string literal on one line with backslash escapes, unrolled and possessive: the same strings as
+# the plain form (quote, then any non-quote/backslash/newline or backslash-escape, then quote); a
+# literal ends only at its first unescaped quote, so nothing is ever given back, and a regex group
+# entered per character was most of a scan's time.
+_DQ = r"\"[^\"\\\n]*+(?:\\.[^\"\\\n]*+)*+\""
+_SQ = r"'[^'\\\n]*+(?:\\.[^'\\\n]*+)*+'"
+_STR = r"(?P<v>" + _DQ + "|" + _SQ + ")"
 
 _EMAIL = (("email", r"(?P<v>\b[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b)"),)
 _PYTHON = (
@@ -32,15 +65,13 @@ _YAML = (
     (
         "credential",
         r"^[ \t]*(?:-[ \t]+)?[\"']?" + _NAME + r"[\"']?[ \t]*:[ \t]+"
-        r"(?P<v>\"(?:[^\"\\\n]|\\.)*\"|'[^'\n]*'|(?![{!|>&*\[])[^\s#][^\n#]*?)[ \t]*(?:#.*)?$",
+        r"(?P<v>" + _DQ + r"|'[^'\n]*'|(?![{!|>&*\[])[^\s#][^\n#]*?)[ \t]*(?:#.*)?$",
     ),
 )
 _TEXT = (
     (
         "credential",
-        r"[\"']?\b"
-        + _NAME
-        + r"[\"']?\s*[:=]\s*(?P<v>\"(?:[^\"\\\n]|\\.)*\"|'[^'\n]*'|(?![!|>&*])[^\s\"'{,;]+)",
+        r"[\"']?\b" + _NAME + r"[\"']?\s*[:=]\s*(?P<v>" + _DQ + r"|'[^'\n]*'|(?![!|>&*])[^\s\"'{,;]+)",
     ),
 )
 
@@ -62,4 +93,6 @@ RULES: dict[str, RuleSet] = {
 }
 """Language -> ordered rules; :data:`IN_STRING_RULES` then run on string literals (python) or the text."""
 IN_STRING_TRIGGER = ("pass", "secret", "key", "community", "psk", "token", "auth", "-p", "-u", "://", "$")
-STRING_LITERAL = re.compile(r"\"(?:[^\"\\\n]|\\.)*\"|'(?:[^'\\\n]|\\.)*'")
+IN_STRING_TRIGGER_RE = re.compile("|".join(re.escape(w) for w in IN_STRING_TRIGGER))
+"""Whether lower-case text contains one of :data:`IN_STRING_TRIGGER` (one scan instead of one per word)."""
+STRING_LITERAL = re.compile(_DQ + "|" + _SQ)

@@ -10,7 +10,7 @@ import re
 
 from producers.scrub.tokens import TOKENS
 
-__all__ = ["RuleSet", "IN_STRING_RULES", "QUOTED_VALUE", "RULES", "LITERAL_VALUE", "Rules", "build"]
+__all__ = ["IN_STRING_RULES", "LITERAL_VALUE", "QUOTED_VALUE", "RULES", "RuleSet", "Rules", "build", "marker"]
 
 QUOTED_VALUE = r'(?P<v>"[^"\n]*"|[^\s"]+)'
 """A secret on a command line: one token, or a double-quoted string (Junos)."""
@@ -109,6 +109,13 @@ _FAMILY_OF = {
 
 
 Rules = tuple[tuple[str, re.Pattern[str], tuple[str, ...] | None], ...]
+
+
+def marker(kind: str) -> str:
+    """The fixed text that replaces a secret of one kind."""
+    return f"<redacted:{kind}>"
+
+
 _LEADING_WORD = re.compile(r"^(?:\\b|\^\\s\*)?([A-Za-z][A-Za-z0-9_-]{2,})")
 _LEADING_ALTERNATIVES = re.compile(
     r"^(?:\\b|\(\?:\^\|\\s\))?\(\?:((?:[a-z][a-z0-9_-]*\|)+[a-z][a-z0-9_-]*)\)"
@@ -152,9 +159,14 @@ def needles(template: str) -> tuple[str, ...] | None:
 
 
 class RuleSet:
-    """Ordered rules indexed by needle: only rules one of whose needles is in the text are tried."""
+    """Ordered rules indexed by needle: only rules one of whose needles is in the text are tried.
 
-    __slots__ = ("always", "by_needle", "rules")
+    ``prepared[i]`` is ``(kind, pattern, marker, has_name)`` for the engine's hot loop. Which rules a
+    text activates is a bit mask over the rules; the mask's list of indices is memoised (keys are
+    masks of needle words, never text).
+    """
+
+    __slots__ = ("_always", "_by_mask", "_needle_bits", "always", "by_needle", "prepared", "rules")
 
     def __init__(self, rules: Rules) -> None:
         self.rules = rules
@@ -165,17 +177,28 @@ class RuleSet:
                 self.always.add(i)
             for w in words or ():
                 self.by_needle.setdefault(w, []).append(i)
+        self._always = sum(1 << i for i in self.always)
+        self._needle_bits = tuple((w, sum(1 << i for i in idx)) for w, idx in self.by_needle.items())
+        self._by_mask: dict[int, tuple[int, ...]] = {}
+        self.prepared = tuple(
+            (kind, pattern, marker(kind), "n" in pattern.groupindex) for kind, pattern, _ in rules
+        )
 
     def __add__(self, other: RuleSet) -> RuleSet:
         return RuleSet(self.rules + other.rules)
 
-    def active(self, low: str) -> list[int]:
+    def active(self, low: str) -> tuple[int, ...]:
         """Indices, in order, of the rules that may match the lower-cased text."""
-        hit = set(self.always)
-        for w, idx in self.by_needle.items():
+        mask = self._always
+        for w, bits in self._needle_bits:
             if w in low:
-                hit.update(idx)
-        return sorted(hit)
+                mask |= bits
+        hit = self._by_mask.get(mask)
+        if hit is None:
+            hit = tuple(i for i in range(len(self.rules)) if mask >> i & 1)
+            if len(self._by_mask) < 4096:  # at most 2**needles masks; bounded regardless
+                self._by_mask[mask] = hit
+        return hit
 
 
 def build(
