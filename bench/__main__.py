@@ -60,15 +60,20 @@ def main(argv: list[str] | None = None) -> int:
                 traceback.print_exc()
                 failed.append(name)
     width = max([len(r["name"]) for r in rows] + [10])
-    print(f"\nLabStream benchmarks, {dt.datetime.now(dt.UTC).date().isoformat()}, {time.monotonic() - started:.0f} s")
+    today = dt.datetime.now(dt.UTC).date().isoformat()
+    print(f"\nLabStream benchmarks, {today}, {time.monotonic() - started:.0f} s")
     print(f"{'figure':<{width}}  {'value':>10}  {'unit':<8} {'target':<8} {'':<7}  detail")
     for r in rows:
         v = r.get("value")
         vs = f"{v:10.3f}" if isinstance(v, float) else f"{v!s:>10}"
-        print(f"{r['name']:<{width}}  {vs}  {r.get('unit', ''):<8} {r.get('target') or '':<8} "
-              f"{_meets(r):<7}  {r.get('detail', '')}")
+        print(
+            f"{r['name']:<{width}}  {vs}  {r.get('unit', ''):<8} {r.get('target') or '':<8} "
+            f"{_meets(r):<7}  {r.get('detail', '')}"
+        )
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"date": dt.datetime.now(dt.UTC).date().isoformat(), "rows": rows}, indent=2) + "\n")
+    args.out.write_text(
+        json.dumps({"date": dt.datetime.now(dt.UTC).date().isoformat(), "rows": rows}, indent=2) + "\n"
+    )
     if failed:
         print(f"benchmarks that failed to run: {', '.join(failed)}", file=sys.stderr)
         return 1

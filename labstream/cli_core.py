@@ -11,7 +11,7 @@ from pathlib import Path
 from labstream.settings import Settings
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("broker", help="run the embedded Kafka-protocol broker (tansu) until Ctrl-C")
     p.add_argument("--port", type=int, default=None, help="port on 127.0.0.1 (default: settings, else free)")
     p.set_defaults(handler=_broker)

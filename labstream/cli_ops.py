@@ -8,7 +8,7 @@ import sys
 from labstream.settings import Settings
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("deadletters", help="inspect the dead-letters topic, or replay it after a fix")
     dl = p.add_subparsers(dest="dl_command", required=True, metavar="ACTION")
     lst = dl.add_parser("list", help="counts by topic, stage and reason, and the latest entries")
