@@ -41,6 +41,7 @@ class _Bench:
         return Settings(
             bootstrap_servers=self.bootstrap,
             app_id=f"bench-{uuid.uuid4().hex[:8]}",
+            broker_kind="tansu",  # the embedded broker: see Settings.broker_kind
             model_dir=self.models,
             data_dir=self.tmp,
             partitions=self.partitions,

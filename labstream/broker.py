@@ -68,6 +68,16 @@ def _die_with_parent() -> None:  # pragma: no cover - runs in the child before e
     os.setpgrp()
 
 
+def _wait_for_port(host: str, port: int, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            if s.connect_ex((host, port)) == 0:
+                return
+        time.sleep(0.02)
+    raise BrokerError(f"nothing listens on {host}:{port} after {timeout}s")
+
+
 def wait_for_kafka(bootstrap: str, timeout: float = 30.0) -> None:
     """Block until the broker answers a Kafka metadata request."""
     from kafka import KafkaConsumer
@@ -94,10 +104,19 @@ def wait_for_kafka(bootstrap: str, timeout: float = 30.0) -> None:
 class EmbeddedBroker:
     """A tansu broker on 127.0.0.1, started and stopped with this object."""
 
-    def __init__(self, port: int = 0, host: str = "127.0.0.1", *, quiet: bool = True) -> None:
+    def __init__(
+        self,
+        port: int = 0,
+        host: str = "127.0.0.1",
+        *,
+        quiet: bool = True,
+        advertised_port: int | None = None,
+    ) -> None:
         self.host = host
         self.port = port or free_port(host)
         self.quiet = quiet
+        # tests put a TCP proxy in front: clients are told to reconnect through the proxy's port
+        self.advertised_port = advertised_port
         self._proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -114,13 +133,14 @@ class EmbeddedBroker:
                 f"port {self.port} on {self.host} is in use: choose another (or 0 for a free one)"
             )
         url = f"tcp://{self.host}:{self.port}"
+        advertised = f"tcp://{self.host}:{self.advertised_port or self.port}"
         cmd = [
             str(tansu_binary()),
             "broker",
             "--listener-url",
             url,
             "--advertised-listener-url",
-            url,
+            advertised,
             "--storage-engine",
             "memory://tansu/",
         ]
@@ -130,7 +150,10 @@ class EmbeddedBroker:
             cmd, stdout=out, stderr=out, stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent, env=env
         )
         try:
-            wait_for_kafka(self.bootstrap, timeout)
+            if self.advertised_port is None:
+                wait_for_kafka(self.bootstrap, timeout)
+            else:  # metadata would send the client to the (maybe not yet open) advertised port
+                _wait_for_port(self.host, self.port, timeout)
         except BrokerError:
             self.stop()
             raise

@@ -20,7 +20,7 @@ def broker_for(settings: Settings) -> Iterator[Settings]:
         return
     with EmbeddedBroker(port=settings.broker_port) as broker:
         log.info("no LABSTREAM_BOOTSTRAP_SERVERS: started the embedded broker at %s", broker.bootstrap)
-        yield settings.model_copy(update={"bootstrap_servers": broker.bootstrap})
+        yield settings.model_copy(update={"bootstrap_servers": broker.bootstrap, "broker_kind": "tansu"})
 
 
 def create_topics(settings: Settings) -> None:

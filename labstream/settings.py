@@ -71,6 +71,13 @@ class Settings(BaseSettings):
         default=None, description="Comma-separated host:port; unset starts the embedded broker."
     )
     broker_port: int = Field(default=0, description="Embedded broker port; 0 picks a free one.")
+    broker_kind: Literal["kafka", "tansu"] = Field(
+        default="kafka",
+        description=(
+            "tansu: the embedded broker (LabStream sets this itself when it starts it). tansu reports "
+            "end offsets per record batch, so Faust's table-recovery consistency check is off there."
+        ),
+    )
     partitions: int = Field(default=2, ge=1, description="Partitions per topic when LabStream creates them.")
     topic_student_events: str = "student-events"
     topic_lab_events: str = "lab-events"

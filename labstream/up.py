@@ -87,6 +87,7 @@ def _start_worker(settings: Settings, web_port: int) -> subprocess.Popen[bytes]:
         "LABSTREAM_MODEL_DIR": str(settings.model_dir),
         "LABSTREAM_PARTITIONS": str(settings.partitions),
         "LABSTREAM_APP_ID": settings.app_id,
+        "LABSTREAM_BROKER_KIND": settings.broker_kind,
     }
     return subprocess.Popen(
         [sys.executable, "-m", "labstream.cli", "worker"], env=env, stdin=subprocess.DEVNULL

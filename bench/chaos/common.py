@@ -90,6 +90,7 @@ class Env:
         s = Settings(
             bootstrap_servers=bootstrap,
             app_id=f"chaos-{tag}",
+            broker_kind="tansu",  # the embedded broker: see Settings.broker_kind
             pseudonym_key="chaos-pseudonym-key-" + tag,  # type: ignore[arg-type]
             data_dir=self.root / f"data-{tag}",
             model_dir=self.model_dir,
