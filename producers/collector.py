@@ -16,7 +16,7 @@ import threading
 from types import TracebackType
 from typing import Any
 
-from kafka.errors import KafkaError
+from kafka.errors import KafkaError, KafkaTimeoutError
 from prometheus_client import CollectorRegistry
 from pydantic_core import to_json
 
@@ -127,9 +127,16 @@ class Collector:
             spooling=producer is None or self.spool.depth > 0,
             connect=self._connect,
             on_published=lambda topic: self._published[topic].inc(),
+            flush_timeout=self._flush_timeout(),
         )
         self._drainer = Drainer(self.delivery, self.spool)
         self._drainer.start()
+
+    def _flush_timeout(self) -> float:
+        """How long a send may take before it has either arrived or failed: the producer's delivery
+        timeout plus a margin (kafka-python expires a send at the delivery timeout)."""
+        delivery_ms = self._producer_overrides.get("delivery_timeout_ms", 30000)
+        return float(delivery_ms) / 1000 + 5.0
 
     def _connect(self) -> Any:
         try:
@@ -232,8 +239,13 @@ class Collector:
         return _event_id(value, event)
 
     def _send(self, topic: str, key: bytes, value: bytes) -> None:
+        producer = self.delivery.producer
+        if producer is None:  # retired by the drainer a moment ago
+            self._start_spooling("no producer")
+            self._to_spool(topic, key, value)
+            return
         try:
-            fut = self.delivery.producer.send(topic, key=key, value=value)
+            fut = producer.send(topic, key=key, value=value)
         except KafkaError as e:  # metadata or buffer wait timed out: Kafka is away
             self._start_spooling(type(e).__name__)
             self._to_spool(topic, key, value)
@@ -269,10 +281,14 @@ class Collector:
         self.metrics.spooled.inc()
 
     def _to_spool(self, topic: str, key: bytes, value: bytes) -> None:
-        if self.delivery.barrier and self.delivery.producer is not None:
+        producer = self.delivery.producer
+        if self.delivery.barrier and producer is not None:
             self.delivery.barrier = False
             # earlier direct sends resolve first, so their failures reach the spool before this event
-            self.delivery.producer.flush()
+            try:
+                producer.flush(self.delivery.flush_timeout)
+            except KafkaTimeoutError:
+                log.warning("direct sends still unresolved after %.0f s", self.delivery.flush_timeout)
         with self.delivery.lock:
             if self.delivery.spooling:
                 self._append(topic, key, value)
@@ -282,8 +298,9 @@ class Collector:
 
     def flush(self, timeout: float | None = None) -> None:
         """Wait until direct sends are acknowledged (or spooled) and the spool is on disk."""
-        if self.delivery.producer is not None:
-            self.delivery.producer.flush(timeout)
+        producer = self.delivery.producer
+        if producer is not None:
+            producer.flush(timeout)
         self.spool.sync()
 
     def wait_drained(self, timeout: float = 30.0) -> bool:
@@ -296,9 +313,10 @@ class Collector:
             return
         self._closed = True
         self._drainer.stop()
-        if self.delivery.producer is not None:
-            self.delivery.producer.flush(timeout)
-            self.delivery.producer.close(timeout)
+        producer = self.delivery.producer
+        if producer is not None:
+            producer.flush(timeout)
+            producer.close(timeout)
         if self.spool.depth:
             log.warning(
                 "closing with %d events in the spool; they are sent at the next start", self.spool.depth

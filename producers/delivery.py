@@ -13,7 +13,7 @@ import logging
 from typing import Any
 
 from kafka import KafkaProducer
-from kafka.errors import KafkaError
+from kafka.errors import IllegalStateError, KafkaError
 
 from labstream.exceptions import ConfigurationError
 from labstream.settings import Settings
@@ -116,7 +116,13 @@ def make_producer(settings: Settings, **overrides: Any) -> KafkaProducer:
 
 
 def is_retriable(exc: BaseException) -> bool:
-    """Whether a failed send may succeed later (then it is spooled) or never will (e.g. too large)."""
+    """Whether a failed send may succeed later (then it is spooled) or never will (e.g. too large).
+
+    ``IllegalStateError`` is kafka-python giving up on a record itself ("Producer is closed
+    forcefully", when the drainer retires a stuck producer), not Kafka refusing it: spooled too.
+    """
+    if isinstance(exc, IllegalStateError):
+        return True
     if isinstance(exc, KafkaError):
         return bool(exc.retriable) or type(exc).__name__ == "UnknownError"
     return isinstance(exc, OSError)

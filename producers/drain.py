@@ -5,6 +5,14 @@ acknowledged prefix is committed, so a record leaves the spool once (a crash
 between Kafka's ack and the cursor write can repeat that batch's tail:
 at-least-once). When the spool is empty the collector goes back to direct
 sends, under the same lock that appends take, so no event overtakes another.
+
+A producer that delivers nothing of a drain batch is retired (closed without waiting) and a fresh
+one is built on the next attempt. kafka-python 2.3.3 can leave a producer unable to send to a
+partition for good: when a produce request fails (request timeout, disconnect) after its batch
+passed ``delivery_timeout_ms``, ``Sender._fail_batch`` raises a TypeError (it calls the exception
+instance it was given) before the partition is unmuted, so with one request in flight that
+partition is never sent to again and every later batch for it only expires. Retiring the producer
+can turn records it wrote but never confirmed into duplicates on Kafka: at-least-once, as above.
 """
 
 from __future__ import annotations
@@ -16,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from kafka.errors import KafkaError
+from kafka.errors import KafkaError, KafkaTimeoutError
 
 from producers.spool import Spool
 
@@ -37,6 +45,7 @@ class DeliveryState:
     connect: Callable[[], Any]
     on_published: Callable[[str], None]
     barrier: bool = False  # sends started failing: flush in-flight ones into the spool first
+    flush_timeout: float = 35.0  # longest wait for a producer's sends: delivery timeout + a margin
 
 
 class Drainer(threading.Thread):
@@ -105,7 +114,10 @@ class Drainer(threading.Thread):
                 futures.append((topic, producer.send(topic, key=key, value=value)))
             except KafkaError:
                 break
-        producer.flush()
+        try:
+            producer.flush(s.flush_timeout)
+        except KafkaTimeoutError:
+            pass  # what was acknowledged is committed below; the producer is retired
         ok = 0
         for topic, fut in futures:
             if not fut.succeeded():
@@ -115,4 +127,23 @@ class Drainer(threading.Thread):
         self._spool.commit(ok)
         if ok < len(records):
             log.warning("spool drain: Kafka took %d of %d records; retrying the rest", ok, len(records))
+            if ok == 0:
+                self._retire(producer)
         return ok == len(records) and ok > 0
+
+    def _retire(self, producer: Any) -> None:
+        """Drop a producer that delivered nothing; the next attempt connects a fresh one.
+
+        Its unfinished direct sends fail with IllegalStateError (forced close) and are spooled by
+        the collector's errback.
+        """
+        s = self._s
+        with s.lock:
+            if s.producer is not producer:
+                return
+            s.producer = None
+        log.warning("retiring a Kafka producer that delivered nothing; a fresh one when Kafka is back")
+        try:
+            producer.close(0)
+        except KafkaError as e:  # close(0) flushes with no wait first: a batch still unresolved
+            log.warning("a retired producer did not close cleanly (%s)", type(e).__name__)

@@ -71,6 +71,62 @@ async def test_broker_outage_during_10k_publish_loses_nothing(proxied_broker, se
     print(f"spooled={spooled} drained={drained} kafka_duplicates={dupes} (acks lost mid-cut, at-least-once)")
 
 
+async def test_silent_broker_sends_reach_the_spool_within_delivery_timeout(
+    proxied_broker, settings_factory
+) -> None:
+    """Kafka goes silent (connections accepted, nothing answered: no reset, no refusal).
+
+    kafka-python must still fail the unanswered sends (request timeout, then delivery timeout),
+    so they reach the spool within ``delivery_timeout_ms`` plus a margin, and all arrive later.
+    """
+    bootstrap = proxied_broker.bootstrap
+    settings = settings_factory(create=False, bootstrap_servers=bootstrap)
+    ensure_topics(bootstrap, settings.topics.inputs(), 2)
+    sent: list[str] = []
+
+    def publish(n: int) -> None:
+        for _ in range(n):
+            i = len(sent)
+            sent.append(
+                c.track_lab_command(f"student-{i % 50}", f"sess-{i % 20}", i // 20, "show clock", "cisco_ios")
+            )
+
+    with Collector(settings, producer_overrides=FAST_FAIL, spool_fsync="never") as c:
+        publish(500)
+        c.flush(10)
+        assert c.spool.depth == 0 and c.lost == 0
+        proxied_broker.blackhole()
+        silent_at = time.monotonic()
+        publish(2000)  # in kafka-python's buffer or in flight to a broker that never answers
+        deadline = silent_at + FAST_FAIL["delivery_timeout_ms"] / 1000 + 5.0
+        while c.spool.depth < 2000 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        took = time.monotonic() - silent_at
+        assert c.spool.depth == 2000, f"{c.spool.depth} of 2000 silent sends spooled after {took:.1f} s"
+        publish(500)  # while spooling: straight to the spool, behind the others
+        assert c.spool.depth == 2500
+        proxied_broker.restore()
+        assert c.wait_drained(60)
+        c.flush(10)
+        assert c.lost == 0
+        assert c.spool.appended_total == c.spool.drained_total == 2500
+    got = await consume_all(
+        bootstrap,
+        [settings.topics.lab_events],
+        until=lambda g: len({json.loads(r.value)["event_id"] for r in g[settings.topics.lab_events]}) >= 3000,
+    )
+    values = [json.loads(r.value) for r in got[settings.topics.lab_events]]
+    assert {v["event_id"] for v in values} == set(sent)
+    first_seen: dict[str, list[int]] = {}
+    seen: set[str] = set()
+    for v in values:
+        if v["event_id"] not in seen:
+            seen.add(v["event_id"])
+            first_seen.setdefault(v["session_id"], []).append(v["seq"])
+    assert all(seqs == sorted(seqs) for seqs in first_seen.values()), "order per session broken"
+    print(f"silent broker: 2000 sends spooled after {took:.1f} s")
+
+
 _CHILD = textwrap.dedent("""
     import sys, time
     from labstream.settings import Settings
