@@ -12,12 +12,14 @@ given.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import faust
+import numpy as np
 from prometheus_client import CollectorRegistry
 
 from detector import DetectorError, ModelRegistry
@@ -25,7 +27,7 @@ from labstream.broker import free_port
 from labstream.settings import Settings
 from stream_processors.batching import Batch, BatchApp
 from stream_processors.code import CodeCheckPool, StrugglingTracker
-from stream_processors.metrics import WorkerMetrics
+from stream_processors.metrics import WorkerMetrics, observe_many
 from stream_processors.pipelines.code import CodePipeline
 from stream_processors.pipelines.commands import CommandPipeline
 from stream_processors.pipelines.metrics import MetricsPipeline, ModelHolder
@@ -185,10 +187,18 @@ class Worker:
         result = await self._process_safely(process, records)
         await self._deliver(result)
         now = time.time()
-        hist = self.metrics.processing_seconds.labels(agent=name)
-        for r in records:
-            hist.observe(max(0.0, now - r.timestamp) if r.timestamp else 0.0)
-            self.processed[(r.topic, r.partition)] = r.offset
+        stamps = np.fromiter((r.timestamp for r in records), dtype=np.float64, count=len(records))
+        # no timestamp (0): observed as 0, as before
+        observe_many(
+            self.metrics.processing_seconds.labels(agent=name),
+            np.where(stamps != 0.0, np.maximum(0.0, now - stamps), 0.0),
+        )
+        first, last = records[0], records[-1]
+        if first.topic == last.topic and first.partition == last.partition:  # a fetched batch: one partition
+            self.processed[(last.topic, last.partition)] = last.offset
+        else:
+            for r in records:
+                self.processed[(r.topic, r.partition)] = r.offset
         self.metrics.events_in.labels(topic=records[0].topic).inc(len(records))
 
     async def _process_safely(self, process: Process, records: list[Record]) -> BatchResult:
@@ -295,10 +305,30 @@ class Worker:
         # Faust warns each time its changelog send buffer passes a fixed 100 messages, then flushes it:
         # back-pressure working as designed, not something for the on-call log.
         logging.getLogger("faust.transport.producer").setLevel(logging.ERROR)
+        _freeze_heap()
+        self.app.task(_freeze_started_heap)
         try:
             FaustWorker(self.app, loglevel=loglevel, quiet=True).execute_from_commandline()
         finally:
             asyncio.run(self.pool.close())
+
+
+def _freeze_heap() -> None:
+    """Move every object alive now out of the cyclic GC's reach (``gc.freeze``).
+
+    A worker holds about a million long-lived objects (modules, Faust, pydantic, scikit-learn) and
+    allocates tens of thousands per batch; every full collection walked them all. Profiled
+    (py-spy, in-process batches of 4,000 metric events): about half the pipeline's time was the
+    collector. Frozen objects are still freed by reference counting; cycles created later are
+    still collected.
+    """
+    gc.collect()
+    gc.freeze()
+
+
+async def _freeze_started_heap() -> None:
+    """Once the app runs: freeze what starting it created too (consumer, producer, tables)."""
+    _freeze_heap()
 
 
 async def _call(process: Process, records: list[Record]) -> BatchResult:

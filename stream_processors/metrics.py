@@ -15,6 +15,9 @@ never a student, pseudonym, device or event id.
 
 from __future__ import annotations
 
+from typing import Any
+
+import numpy as np
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
 
 _LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -79,3 +82,30 @@ class WorkerMetrics:
         self.assigned_partitions = Gauge(
             "labstream_assigned_partitions", "Partitions assigned to this worker.", registry=registry
         )
+
+
+def observe_many(histogram: Histogram, values: Any) -> None:
+    """``histogram.observe(v)`` for every ``v`` in ``values`` (a numpy array or a sequence), in one go.
+
+    Same buckets (a value goes to the first bucket whose upper bound is ``>=`` it; NaN to none), same
+    ``_count`` and ``_sum`` (added as the batch's total) as observing one value at a time, for a
+    fraction of the cost: one ``searchsorted`` and one increment per non-empty bucket instead of a
+    Python call, a loop over the bounds and a lock per value. Falls back to ``observe`` per value
+    if prometheus-client's histogram internals are not the ones this was written against.
+    """
+    arr = np.asarray(values, dtype=np.float64).ravel()
+    if arr.size == 0:
+        return
+    bounds = getattr(histogram, "_upper_bounds", None)
+    buckets = getattr(histogram, "_buckets", None)
+    total = getattr(histogram, "_sum", None)
+    known = not hasattr(histogram, "_count")  # a future client keeping its own count: stay exact
+    if not known or bounds is None or buckets is None or total is None or len(buckets) != len(bounds):
+        for v in arr.tolist():
+            histogram.observe(v)
+        return
+    histogram._raise_if_not_observable()  # noqa: SLF001 - same check as observe() (a labelled parent)
+    counts = np.bincount(np.searchsorted(np.asarray(bounds, dtype=np.float64), arr, side="left"))
+    for i in np.flatnonzero(counts[: len(buckets)]).tolist():
+        buckets[i].inc(int(counts[i]))
+    total.inc(float(arr.sum()))

@@ -11,6 +11,7 @@ crash produces the same id, not a second alert.
 
 from __future__ import annotations
 
+import operator
 import uuid
 from collections.abc import MutableMapping
 from dataclasses import dataclass
@@ -19,12 +20,15 @@ from typing import Any
 import numpy as np
 
 from detector import Detector, DriftMonitor
-from schemas import Alert, NetworkMetrics, Reason
-from stream_processors.metrics import WorkerMetrics
+from schemas import METRIC_FIELDS, Alert, NetworkMetrics, Reason
+from stream_processors.metrics import WorkerMetrics, observe_many
 from stream_processors.records import BatchResult, Output, Record, parse_many
 
 _ALERT_NS = uuid.UUID("0b8f3a52-7d2e-4d3c-8c7e-5f0e1e2d9a41")
 _SEVERITY_RANK = {"low": 0, "medium": 1, "high": 2}
+# a reading's features in the detector's column order (that of NetworkMetrics.features())
+_FEATURES = operator.attrgetter(*METRIC_FIELDS)
+_DEVICE_ID = operator.attrgetter("device_id")
 
 
 @dataclass(slots=True)
@@ -53,26 +57,27 @@ class MetricsPipeline:
         self.alert_window_s = alert_window_s
 
     def process(self, records: list[Record]) -> BatchResult:
+        """Score a batch: the parsed values straight into one feature matrix, vectorised scoring,
+        one table write per device, one histogram update; Python objects only for anomalies."""
         result = BatchResult()
         events: list[NetworkMetrics] = [e for _, e in parse_many(records, NetworkMetrics, result)]
         if not events:
             return result
         holder = self.model  # one model for the whole batch, even if a swap happens meanwhile
         detector = holder.detector
-        rows = np.array([e.features() for e in events], dtype=np.float64)
-        device_ids = [e.device_id for e in events]
-        baselines = {d: dict(self.baselines.get(d) or {}) for d in set(device_ids)}
-        verdicts = detector.score_batch(rows, device_ids, baselines)
+        rows = np.array(list(map(_FEATURES, events)), dtype=np.float64)
+        device_ids: list[str] = list(map(_DEVICE_ID, events))
+        # first-seen order (deterministic changelog order); each device's state read and written once
+        baselines = {d: dict(self.baselines.get(d) or {}) for d in dict.fromkeys(device_ids)}
+        scores, anomalies = detector.score_anomalies(rows, device_ids, baselines)
         for device, state in baselines.items():
             self.baselines[device] = state
-        for v in verdicts:
-            self.metrics.anomaly_score.observe(v.score)
+        observe_many(self.metrics.anomaly_score, scores)
         by_device: dict[str, list[int]] = {}
-        for i, v in enumerate(verdicts):
-            if v.is_anomaly:
-                by_device.setdefault(device_ids[i], []).append(i)
+        for i in anomalies:  # ascending row index: event order within each device
+            by_device.setdefault(device_ids[i], []).append(i)
         for device, idx in by_device.items():
-            for group in self._windows(device, [events[i] for i in idx], [verdicts[i] for i in idx]):
+            for group in self._windows(device, [events[i] for i in idx], [anomalies[i] for i in idx]):
                 out = self._incident(device, *group, detector.version)
                 if out is not None:
                     result.outputs.append(out)
