@@ -15,7 +15,7 @@ import asyncio
 import gc
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import faust
@@ -32,6 +32,7 @@ from stream_processors.pipelines.code import CodePipeline
 from stream_processors.pipelines.commands import CommandPipeline
 from stream_processors.pipelines.metrics import MetricsPipeline, ModelHolder
 from stream_processors.records import BatchResult, Output, Record, describe_exception, to_dead_letter
+from stream_processors.staging import StagedTable
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +69,10 @@ def faust_settings(settings: Settings) -> dict[str, Any]:
         "web_stats_enabled": False,
         "web_metrics_enabled": False,
         "web_in_thread": False,
+        # Faust's own files (per app id) under LabStream's data dir, not the current directory
+        "datadir": str(settings.data_dir / "faust"),
+        # tansu reports end offsets per record batch, so this check misfires there (Settings.broker_kind)
+        "recovery_consistency_check": settings.broker_kind != "tansu",
     }
 
 
@@ -80,6 +85,7 @@ class Worker:
         self.settings = settings
         self.registry = registry or CollectorRegistry()
         self.metrics = WorkerMetrics(self.registry)
+        (settings.data_dir / "faust").mkdir(parents=True, exist_ok=True)  # Faust makes no parents
         self.app = BatchApp(settings.app_id, **faust_settings(settings))
         self.app.fetch_max_wait_ms = settings.fetch_max_wait_ms
         self.model_registry = ModelRegistry(
@@ -114,17 +120,30 @@ class Worker:
         self.students = self._table("struggling-students")
         self.baselines = self._table("device-baselines")
         self.incidents = self._table("device-incidents")
-        self.command_pipeline = CommandPipeline(t.commands_categorized, self.sessions, self.metrics)
+        # pipelines write through staged views, applied once the batch's outputs are delivered
+        tables = {
+            "sessions": self.sessions,
+            "students": self.students,
+            "baselines": self.baselines,
+            "incidents": self.incidents,
+        }
+        staged = {name: StagedTable(table) for name, table in tables.items()}
+        self.staged: dict[str, list[StagedTable]] = {
+            "commands": [staged["sessions"]],
+            "code": [staged["students"]],
+            "metrics": [staged["baselines"], staged["incidents"]],
+        }
+        self.command_pipeline = CommandPipeline(t.commands_categorized, staged["sessions"], self.metrics)
         self.code_pipeline = CodePipeline(
             t.code_checks,
             t.alerts,
             self.pool,
             StrugglingTracker(threshold=s.struggling_threshold),
-            self.students,
+            staged["students"],
             self.metrics,
         )
         self.metrics_pipeline = MetricsPipeline(
-            t.alerts, self.model, self.baselines, self.incidents, self.metrics, s.alert_window_s
+            t.alerts, self.model, staged["baselines"], staged["incidents"], self.metrics, s.alert_window_s
         )
         self._agent("commands", t.lab_events, self.command_pipeline.process, 1000, 0.05)
         self._agent("code", t.student_events, self.code_pipeline.process, 200, 0.05)
@@ -165,8 +184,8 @@ class Worker:
     async def handle_batch(self, name: str, batch: Batch) -> None:
         """Process one fetched batch and ack it only once its outputs are delivered.
 
-        A stale batch (fetched before a rebalance) is dropped unacked: its partition is re-read
-        from the committed offset. If delivery fails for good the worker crashes rather than
+        A batch fetched before a rebalance is processed too (see ``Batch.begin``). If delivery
+        fails for good the worker crashes rather than
         leave the batch unacked forever; the records are then re-read by whoever owns them next.
         """
         if not batch.begin(self.app):
@@ -184,8 +203,11 @@ class Worker:
         records = [
             Record(m.topic, m.partition, m.offset, m.key, m.value, m.timestamp or 0.0) for m in messages
         ]
-        result = await self._process_safely(process, records)
+        staged = self.staged.get(name, [])
+        result = await self._process_safely(process, records, staged)
         await self._deliver(result)
+        for table in staged:  # state after outputs: a crash in between replays, never loses, an alert
+            table.apply()
         now = time.time()
         stamps = np.fromiter((r.timestamp for r in records), dtype=np.float64, count=len(records))
         # no timestamp (0): observed as 0, as before
@@ -201,13 +223,17 @@ class Worker:
                 self.processed[(r.topic, r.partition)] = r.offset
         self.metrics.events_in.labels(topic=records[0].topic).inc(len(records))
 
-    async def _process_safely(self, process: Process, records: list[Record]) -> BatchResult:
+    async def _process_safely(
+        self, process: Process, records: list[Record], staged: Sequence[StagedTable] = ()
+    ) -> BatchResult:
         """Run a pipeline on a batch; if the batch fails, run each record alone so one bad
         event is dead-lettered and the rest still get processed."""
         try:
             return await _call(process, records)
         except Exception:  # noqa: BLE001 - fall back to one record at a time
             log.warning("batch of %d failed; retrying one record at a time", len(records), exc_info=True)
+        for table in staged:  # the failed attempt's writes must not leak into the retry
+            table.discard()
         merged = BatchResult()
         for record in records:
             try:

@@ -15,9 +15,9 @@ Faust's guarantees are kept explicitly:
   acked (:meth:`Batch.ack`) only after its outputs are delivered, so the
   commit never passes an event whose outputs are not in Kafka, and a
   rebalance waits for the batch in hand (``stream_wait_empty``);
-- a batch fetched in an earlier consumer generation, or taken while flow is
-  suspended for a rebalance, is dropped unacked (Faust's streams ack and
-  skip such events); the partition is re-read from its committed offset;
+- a batch fetched in an earlier consumer generation, or taken during a
+  rebalance, is still processed (see :meth:`Batch.begin`): a partition that
+  stays with this worker is not re-read, so dropping it would lose events;
 - flow control and producer back-pressure are honoured per batch, and
   Faust's gap tracking and ``broker_commit_every`` per message.
 """
@@ -43,9 +43,16 @@ class Batch:
         self.generation_id = generation_id
 
     def begin(self, app: faust.App) -> bool:
-        """Track the messages as in progress; False if the batch is stale and must be dropped."""
-        if self.generation_id != app.consumer_generation_id or not app.flow_control.is_active():
-            return False
+        """Track the messages as in progress; always True: every batch is processed.
+
+        A batch fetched in an earlier consumer generation used to be dropped unacked, on the
+        assumption that its partition would be re-read from the committed offset. That holds
+        only for a partition that moved: one that stays with this worker across the rebalance is
+        not sought back, so its dropped records were skipped for good (events lost after a
+        ``kill -9`` of another member, found by tests/integration/test_batch_crash.py and the
+        chaos rebalance scenario). Processing it is always safe under at-least-once: at worst the
+        new owner processes it again, with the same ids.
+        """
         track = self.consumer.track_message
         for m in self.messages:
             m.tracked = True

@@ -44,7 +44,7 @@ class CommandPipeline:
                 seq=event.seq,
                 device_type=event.device_type,
                 normalized=r.normalized,
-                category=r.category,  # type: ignore[arg-type]
+                category=r.category,
                 mode=r.mode,
             )
             counted.labels(category=r.category, device_type=event.device_type).inc()

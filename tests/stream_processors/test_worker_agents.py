@@ -152,8 +152,8 @@ async def test_a_batch_whose_outputs_cannot_be_sent_is_not_acked(
         assert isinstance(ctx._crash_reason, ConnectionError)  # the agent stops rather than skip it
 
 
-def test_stale_batch_from_an_old_generation_is_dropped(worker: Worker) -> None:
+def test_a_batch_from_an_old_generation_is_processed_not_dropped(worker: Worker) -> None:
     t = worker.settings.topics
     batch = _batch(worker, t.lab_events, [(b"s", _command(0, "x"))])
     batch.generation_id = worker.app.consumer_generation_id + 1
-    assert batch.begin(worker.app) is False
+    assert batch.begin(worker.app) is True  # its partition may still be ours: dropping it lost events
