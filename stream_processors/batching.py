@@ -88,13 +88,18 @@ class BatchConsumer(faust_aiokafka.Consumer):
                     r_offset = read_offset[tp]
                     if r_offset is not None and offset < r_offset:
                         continue  # already delivered: Faust drops these too
-                    if r_offset and offset - r_offset > 1 and acks_enabled_for(message.topic):
+                    route = routes.get(tp.topic)
+                    # Faust marks skipped offsets as a "gap" that counts as acked (for compacted and
+                    # transactional topics). LabStream's input topics are neither, and records of a
+                    # fetch already under way arrive after a rebalance reset the read offset to the
+                    # committed one: their "gap" let the commit pass records never processed
+                    # (events lost after a kill -9 in tests/chaos). So no gaps for routed topics.
+                    if route is None and r_offset and offset - r_offset > 1 and acks_enabled_for(tp.topic):
                         await self._add_gap(tp, r_offset + 1, offset)
                     if self._commit_every is not None and self._n_acked >= self._commit_every:
                         self._n_acked = 0
                         await self.commit()
                     read_offset[tp] = offset
-                    route = routes.get(tp.topic)
                     if route is None:
                         await self.wait_first(callback(message), self.suspend_flow.wait())
                         continue
