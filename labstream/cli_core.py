@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import signal
 import sys
 import threading
@@ -18,6 +19,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("worker", help="run a stream-processing worker (Faust) until Ctrl-C")
     p.add_argument("--web-port", type=int, default=None, help="HTTP port for /health, /ready, /metrics")
+    p.add_argument(
+        "--log-level",
+        default="warning",
+        choices=["debug", "info", "warning", "error"],
+        help="Faust's log level (info shows rebalances, assignments and commits; default warning)",
+    )
     p.set_defaults(handler=_worker)
 
     p = sub.add_parser("up", help="broker + worker + demo traffic, printing alerts as they arrive")
@@ -62,9 +69,11 @@ def _worker(args: argparse.Namespace, settings: Settings) -> int:
 
     if args.web_port is not None:
         settings = settings.model_copy(update={"worker_web_port": args.web_port})
+    for name in ("faust", "mode", "aiokafka"):  # quietened by main() unless asked for here
+        logging.getLogger(name).setLevel(args.log_level.upper())
     with broker_for(settings) as s:
         create_topics(s)
-        create_worker(s).run()
+        create_worker(s).run(loglevel=args.log_level)
     return 0
 
 

@@ -25,7 +25,7 @@ from prometheus_client import CollectorRegistry
 from detector import DetectorError, ModelRegistry
 from labstream.broker import free_port
 from labstream.settings import Settings
-from stream_processors.batching import Batch, BatchApp
+from stream_processors.batching import Batch, BatchApp, BatchChannel
 from stream_processors.code import CodeCheckPool, StrugglingTracker
 from stream_processors.metrics import WorkerMetrics, observe_many
 from stream_processors.pipelines.code import CodePipeline
@@ -167,7 +167,7 @@ class Worker:
         app = self.app
         topic = app.topic(topic_name, partitions=self.settings.partitions)
         app.topics.add(topic)  # subscribed and acked like an agent's topic; records arrive as batches
-        channel = app.channel(maxsize=_QUEUED_BATCHES)
+        channel = BatchChannel(app, maxsize=_QUEUED_BATCHES)  # not emptied by a rebalance
         app.route_batches(topic_name, channel, batch)
         self.processes[name] = process
         worker = self

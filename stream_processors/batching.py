@@ -19,16 +19,22 @@ Faust's guarantees are kept explicitly:
   rebalance, is still processed (see :meth:`Batch.begin`): a partition that
   stays with this worker is not re-read, so dropping it would lose events;
 - flow control and producer back-pressure are honoured per batch, and
-  Faust's gap tracking and ``broker_commit_every`` per message.
+  Faust's gap tracking and ``broker_commit_every`` per message;
+- a fetched batch is never dropped on the way to its agent: the agents'
+  channels (:class:`BatchChannel`) are not cleared when Faust resumes flow
+  after a rebalance, and a put is never raced against a flow suspension.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any
 
 import faust
 from faust.transport.drivers import aiokafka as faust_aiokafka
+
+log = logging.getLogger(__name__)
 
 
 class Batch:
@@ -121,12 +127,58 @@ class BatchConsumer(faust_aiokafka.Consumer):
             raise
 
     async def _hand_over(self, tp: Any, messages: list[Any], channel: Any) -> None:
-        """Queue one batch for its agent, waiting on flow control and producer back-pressure."""
+        """Queue one batch for its agent, waiting on flow control and producer back-pressure.
+
+        Returns only once the batch is in the agent's queue. Faust's own drain loop races the put
+        against ``suspend_flow`` and drops the record when the flow is suspended, relying on the
+        seek to the committed offset after the rebalance. That seek does nothing for a partition
+        with no committed offset yet, so a dropped batch was lost for good, and a later batch's ack
+        then committed past it. Here a batch is never dropped: during a rebalance the put waits for
+        the flow to resume, and the batch is processed then (at worst a second time by the new
+        owner of a moved partition: at-least-once).
+        """
         app = self.app
         await app.flow_control.acquire()
         await app.producer.buffer.wait_until_ebb()
         batch = Batch(self, tp.topic, messages, messages[0].generation_id)
-        await self.wait_first(channel.put(batch), self.suspend_flow.wait())
+        while True:
+            try:
+                await channel.put(batch)
+                return
+            except asyncio.CancelledError:
+                task = asyncio.current_task()
+                if task is None or task.cancelling() or self.should_stop:
+                    raise  # this task is being cancelled (the worker stops): not a lost put
+                # The queue was cleared under a waiting put (a Faust queue managed by flow control):
+                # the batch is not queued yet, so queue it again rather than lose it.
+                log.warning(
+                    "batch %s[%d] @%d: put cancelled by a queue clear, queueing again",
+                    tp.topic,
+                    tp.partition,
+                    messages[0].offset,
+                )
+
+
+class BatchChannel(faust.Channel):
+    """A channel whose queues are not cleared when Faust resumes flow after a rebalance.
+
+    Faust creates every channel queue with ``clear_on_resume=True``: at the end of each recovery
+    ``flow_control.resume()`` empties the queues and cancels a waiting ``put``. For Faust's own
+    per-event path the cleared events are re-read from the committed offset. For batches it lost
+    events twice over (found with ``labstream worker --log-level info`` and a task dump on
+    2026-11-22, tests/integration/test_batch_crash.py): the queued batches of a partition with
+    no committed offset yet were never re-read, and the cancelled put ended Faust's fetcher task
+    without a word, so the worker stopped consuming altogether (4,000 of 6,000 events without
+    output). Batches queued here are processed whatever the rebalance; they are acked only after
+    their outputs are delivered, so the commit never passes them.
+    """
+
+    @property
+    def queue(self) -> Any:
+        if self._queue is None:
+            maxsize = self.maxsize if self.maxsize is not None else self.app.conf.stream_buffer_maxsize
+            self._queue = self.app.FlowControlQueue(maxsize=maxsize, clear_on_resume=False)
+        return self._queue
 
 
 class BatchConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):

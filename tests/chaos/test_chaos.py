@@ -47,16 +47,7 @@ async def test_bad_input_is_dead_lettered_or_refused_and_nothing_goes_down(broke
 
 
 async def test_worker_kill_9_loses_nothing_and_duplicates_no_alert(broker, tmp_path) -> None:
-    accounts = await _run("worker_crash", broker, tmp_path)
-    for a in accounts:
-        assert a.duplicate_alerts == 0, f"{a.scenario}: {a.duplicate_alerts} duplicate alerts"
-        if a.lost:
-            # KNOWN DEFECT, open (docs/guarantees.md, "Limits"): in some runs a few events of the
-            # batch path in flight at the kill (seen: 32 of 3,120 code submissions) have no output
-            # after the restart. Two causes were found and fixed (stale batches dropped, Faust gap
-            # marking after a rebalance); one remains undiagnosed. Reported, not hidden.
-            pytest.xfail(f"known defect: {a.lost} events lost after kill -9; {a.failures}")
-    _assert_ok(accounts)
+    _assert_ok(await _run("worker_crash", broker, tmp_path))
 
 
 async def test_rebalance_loses_nothing_and_duplicates_no_alert(broker, tmp_path) -> None:

@@ -121,3 +121,78 @@ def test_commands_batch_decoding() -> None:
     result = BatchResult()
     assert [e for _, e in parse_many(recs, LabCommand, result)] == [ev]
     assert [d.stage for d in result.dead_letters] == ["validate"]
+
+
+# --- the hand-over from the fetch loop to an agent's queue (a real Faust app, no broker) ----------
+# Found on 2026-11-22 with tests/integration/test_batch_crash.py: after a restart, 4,000 of 6,000
+# events had no output. Faust empties every channel queue when it resumes flow at the end of a
+# recovery, and cancels a put waiting on a full queue, which ended the fetcher task for good.
+
+
+def _faust_app() -> Any:
+    from stream_processors.batching import BatchApp
+
+    app = BatchApp(f"t-batching-{id(object())}", broker="kafka://127.0.0.1:1", store="memory://")
+    app.flow_control.resume()  # a started worker's state; Faust starts it suspended
+    return app
+
+
+def _tp_messages(offsets: range) -> tuple[Any, list[Any]]:
+    tp = SimpleNamespace(topic="lab-events", partition=0)
+    return tp, [SimpleNamespace(offset=o, generation_id=1, tracked=False) for o in offsets]
+
+
+async def test_agent_channels_keep_their_batches_when_faust_resumes_flow() -> None:
+    from stream_processors.batching import BatchChannel
+
+    app = _faust_app()
+    faust_default = app.channel(maxsize=4).clone(is_iterator=True)
+    ours = BatchChannel(app, maxsize=4).clone(is_iterator=True)
+    await faust_default.put("batch")
+    await ours.put("batch")
+    app.flow_control.resume()  # what Faust's recovery does once a rebalance is over
+    assert faust_default.queue.qsize() == 0  # Faust's own channel: emptied (the events are gone)
+    assert ours.queue.qsize() == 1
+    assert await ours.queue.get() == "batch"
+
+
+async def test_hand_over_queues_again_a_put_cancelled_by_a_queue_clear() -> None:
+    import asyncio
+
+    from stream_processors.batching import BatchChannel
+
+    app = _faust_app()
+    channel = BatchChannel(app, maxsize=1)
+    queue = channel.clone(is_iterator=True).queue
+    await channel.put("earlier batch")  # the queue is full: the next put waits
+    tp, messages = _tp_messages(range(100, 103))
+    hand_over = asyncio.ensure_future(app.consumer._hand_over(tp, messages, channel))
+    await asyncio.sleep(0.05)
+    assert not hand_over.done()
+    queue.clear()  # a Faust queue clear cancels the waiting put
+    await asyncio.wait_for(hand_over, 5)  # returns normally: the fetch loop goes on
+    batch = queue.get_nowait()
+    assert [m.offset for m in batch.messages] == [100, 101, 102]
+
+
+async def test_hand_over_does_not_drop_a_batch_when_the_flow_is_suspended() -> None:
+    import asyncio
+
+    from stream_processors.batching import BatchChannel
+
+    app = _faust_app()
+    consumer = app.consumer
+    channel = BatchChannel(app, maxsize=1)
+    queue = channel.clone(is_iterator=True).queue
+    await channel.put("earlier batch")
+    tp, messages = _tp_messages(range(7, 9))
+    hand_over = asyncio.ensure_future(consumer._hand_over(tp, messages, channel))
+    await asyncio.sleep(0.05)
+    consumer.stop_flow()  # a rebalance starts while the put waits
+    await asyncio.sleep(0.05)
+    # Faust's own loop returns here with the record dropped, trusting a seek back that does not
+    # happen for a partition with no committed offset yet.
+    assert not hand_over.done()
+    assert await queue.get() == "earlier batch"  # the agent takes the next batch
+    await asyncio.wait_for(hand_over, 5)
+    assert [m.offset for m in queue.get_nowait().messages] == [7, 8]
