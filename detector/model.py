@@ -163,7 +163,11 @@ class Detector:
         flat = self.__dict__.get("_flat_forest")
         if flat is None:
             flat = self.__dict__["_flat_forest"] = _FlatForest.of(self.forest)
-        if not isinstance(flat, _FlatForest) or x.shape[0] > _FLAT_FOREST_MAX_ROWS or not np.isfinite(x).all():
+        if (
+            not isinstance(flat, _FlatForest)
+            or x.shape[0] > _FLAT_FOREST_MAX_ROWS
+            or not np.isfinite(x).all()
+        ):
             return self.forest.score_samples(x)
         return flat.score_samples(x)
 

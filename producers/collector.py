@@ -22,7 +22,7 @@ from pydantic_core import to_json
 
 from labstream.exceptions import ConfigurationError
 from labstream.settings import Settings
-from producers.delivery import is_retriable, make_producer
+from producers.delivery import freeze, is_retriable, make_producer
 from producers.drain import DeliveryState, Drainer
 from producers.exceptions import CollectorClosedError, DeliveryError, InvalidEventError, SpoolFullError
 from producers.metrics import CollectorMetrics
@@ -247,19 +247,22 @@ class Collector:
         try:
             fut = producer.send(topic, key=key, value=value)
         except KafkaError as e:  # metadata or buffer wait timed out: Kafka is away
+            freeze(producer)  # what it holds goes to the spool ahead of this event, none of it to Kafka
             self._start_spooling(type(e).__name__)
             self._to_spool(topic, key, value)
             return
-        fut.add_errback(self._on_send_error, topic, key, value)
+        fut.add_errback(self._on_send_error, producer, topic, key, value)
         self._published[topic].inc()
 
-    def _on_send_error(self, topic: str, key: bytes, value: bytes, exc: BaseException) -> None:
+    def _on_send_error(self, producer: Any, topic: str, key: bytes, value: bytes, exc: BaseException) -> None:
         """Runs in kafka-python's sender thread when a direct send failed."""
         if not is_retriable(exc):
             self.lost += 1
             self.metrics.rejected.labels(reason="kafka_rejected").inc()
             log.error("Kafka refused an event for good (%s) on topic %s", type(exc).__name__, topic)
             return
+        # before kafka-python sends any later batch: those must follow this event, via the spool
+        freeze(producer)  # never raises
         self._start_spooling(type(exc).__name__)
         try:
             with self.delivery.lock:

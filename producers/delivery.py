@@ -21,6 +21,8 @@ from labstream.settings import Settings
 __all__ = [
     "RedactRecordPayloads",
     "broker_supports_idempotence",
+    "freeze",
+    "is_frozen",
     "install_log_redaction",
     "is_retriable",
     "make_producer",
@@ -113,6 +115,55 @@ def make_producer(settings: Settings, **overrides: Any) -> KafkaProducer:
         overrides["enable_idempotence"] = broker_supports_idempotence(settings.bootstrap_list)
     idempotent = bool(overrides.pop("enable_idempotence"))
     return KafkaProducer(**producer_config(settings, idempotent, **overrides))
+
+
+class _AllMuted(set[object]):
+    """kafka-python's set of partitions it must not send to, made to hold every partition for good."""
+
+    def __contains__(self, tp: object) -> bool:
+        return True
+
+    def add(self, tp: object) -> None:
+        pass
+
+    def remove(self, tp: object) -> None:
+        pass
+
+    def discard(self, tp: object) -> None:
+        pass
+
+
+def freeze(producer: KafkaProducer) -> None:
+    """Make a producer send nothing more and fail, soon and in order, every record it still holds.
+
+    Called on a producer's first failed send. kafka-python sends one batch per partition at a
+    time and, when a batch expires during an outage, goes on to send the partition's next batch.
+    If Kafka is back by then, that later batch arrives while the expired one goes to the spool
+    and arrives after it: per-key order breaks (shown by
+    ``tests/integration/test_collector_outage.py``). A frozen producer never starts another
+    request (every partition counts as muted) and expires whatever it holds at once (delivery
+    timeout 0), partition by partition in order, so every later record goes to the spool
+    behind the failed one. A request already in flight may still arrive: a duplicate at most,
+    never out of order. The producer is then retired and a fresh one built.
+
+    This reaches into kafka-python's ``RecordAccumulator`` (``muted``, ``delivery_timeout_ms``),
+    which 2.3.x has; pyproject pins that range. Safe to call from a send callback (the sender
+    thread) and more than once.
+    """
+    try:
+        acc = producer._accumulator  # noqa: SLF001 - see the docstring
+        if isinstance(acc.muted, _AllMuted):
+            return
+        acc.muted = _AllMuted()
+        acc.config["delivery_timeout_ms"] = 0
+        producer._sender.wakeup()  # noqa: SLF001
+    except Exception:  # noqa: BLE001 - called from send callbacks: never raise before a record is spooled
+        log.exception("could not freeze a Kafka producer (kafka-python internals changed?)")
+
+
+def is_frozen(producer: KafkaProducer) -> bool:
+    """Whether :func:`freeze` was called on ``producer``."""
+    return isinstance(getattr(getattr(producer, "_accumulator", None), "muted", None), _AllMuted)
 
 
 def is_retriable(exc: BaseException) -> bool:

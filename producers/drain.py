@@ -6,13 +6,21 @@ between Kafka's ack and the cursor write can repeat that batch's tail:
 at-least-once). When the spool is empty the collector goes back to direct
 sends, under the same lock that appends take, so no event overtakes another.
 
-A producer that delivers nothing of a drain batch is retired (closed without waiting) and a fresh
-one is built on the next attempt. kafka-python 2.3.3 can leave a producer unable to send to a
-partition for good: when a produce request fails (request timeout, disconnect) after its batch
-passed ``delivery_timeout_ms``, ``Sender._fail_batch`` raises a TypeError (it calls the exception
-instance it was given) before the partition is unmuted, so with one request in flight that
-partition is never sent to again and every later batch for it only expires. Retiring the producer
-can turn records it wrote but never confirmed into duplicates on Kafka: at-least-once, as above.
+Per-key order. kafka-python sends one batch per partition at a time, and when a batch
+expires during an outage it goes on to the partition's next one; if Kafka is back by
+then, the later batch arrives before the expired one is sent again. So a producer is
+frozen (:func:`producers.delivery.freeze`) at its first failed send, direct or drain:
+it sends nothing more and fails everything it still holds, in order, into the spool.
+A frozen producer is then flushed (its failures reach the spool), retired and replaced
+by a fresh one before the drainer sends anything. Records past the committed prefix
+that did arrive are sent again: duplicates with the same ``event_id``, never reordered.
+
+A retired producer is closed without waiting. That also covers a kafka-python 2.3.3 defect that
+can leave a producer unable to send to a partition for good: when a produce request fails
+(request timeout, disconnect) after its batch passed ``delivery_timeout_ms``,
+``Sender._fail_batch`` raises a TypeError (it calls the exception instance it was given) before
+the partition is unmuted, so every later batch for it only expires. Retiring a producer can turn
+records it wrote but never confirmed into duplicates on Kafka: at-least-once, as above.
 """
 
 from __future__ import annotations
@@ -26,6 +34,7 @@ from typing import Any
 
 from kafka.errors import KafkaError, KafkaTimeoutError
 
+from producers.delivery import freeze, is_frozen
 from producers.spool import Spool
 
 __all__ = ["DeliveryState", "Drainer"]
@@ -33,6 +42,7 @@ __all__ = ["DeliveryState", "Drainer"]
 log = logging.getLogger(__name__)
 
 _BATCH = 2000
+_CLOSE_WAIT = 5.0  # seconds a retired (frozen) producer gets to fail what it holds and stop
 
 
 @dataclass(eq=False)
@@ -95,6 +105,8 @@ class Drainer(threading.Thread):
 
     def _drain_once(self) -> bool:
         s = self._s
+        if s.producer is not None and is_frozen(s.producer):
+            self._settle(s.producer)
         if s.producer is None:
             s.producer = s.connect()
             if s.producer is None:
@@ -111,9 +123,12 @@ class Drainer(threading.Thread):
         futures = []
         for topic, key, value in records:
             try:
-                futures.append((topic, producer.send(topic, key=key, value=value)))
+                fut = producer.send(topic, key=key, value=value)
             except KafkaError:
+                freeze(producer)
                 break
+            fut.add_errback(self._on_drain_error, producer)
+            futures.append((topic, fut))
         try:
             producer.flush(s.flush_timeout)
         except KafkaTimeoutError:
@@ -127,23 +142,37 @@ class Drainer(threading.Thread):
         self._spool.commit(ok)
         if ok < len(records):
             log.warning("spool drain: Kafka took %d of %d records; retrying the rest", ok, len(records))
-            if ok == 0:
-                self._retire(producer)
+            freeze(producer)  # a flush that timed out leaves sends unresolved: none may arrive later
+            self._retire(producer)
         return ok == len(records) and ok > 0
 
-    def _retire(self, producer: Any) -> None:
-        """Drop a producer that delivered nothing; the next attempt connects a fresh one.
+    @staticmethod
+    def _on_drain_error(producer: Any, exc: BaseException) -> None:
+        """Runs in kafka-python's sender thread: stop the partition's later batches from arriving."""
+        freeze(producer)
 
-        Its unfinished direct sends fail with IllegalStateError (forced close) and are spooled by
-        the collector's errback.
+    def _settle(self, producer: Any) -> None:
+        """A producer frozen by a failed direct send: let its failures reach the spool, retire it."""
+        try:
+            producer.flush(self._s.flush_timeout)
+        except KafkaTimeoutError:
+            log.warning("a frozen producer still holds sends after %.0f s", self._s.flush_timeout)
+        self._retire(producer)
+
+    def _retire(self, producer: Any) -> None:
+        """Drop a producer that failed a send; the next attempt connects a fresh one.
+
+        It is frozen first, so its unfinished sends fail at once (none reaches Kafka) and are
+        spooled by the collector's errback while it closes.
         """
         s = self._s
         with s.lock:
             if s.producer is not producer:
                 return
             s.producer = None
-        log.warning("retiring a Kafka producer that delivered nothing; a fresh one when Kafka is back")
+        freeze(producer)
+        log.warning("retiring a Kafka producer that failed a send; a fresh one when Kafka is back")
         try:
-            producer.close(0)
-        except KafkaError as e:  # close(0) flushes with no wait first: a batch still unresolved
+            producer.close(_CLOSE_WAIT)
+        except KafkaError as e:  # its flush timed out: a send still unresolved (kafka-python defect)
             log.warning("a retired producer did not close cleanly (%s)", type(e).__name__)

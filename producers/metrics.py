@@ -17,28 +17,35 @@ class CollectorMetrics:
             "labstream_collector_published", "Events handed to Kafka, by topic.", ["topic"], registry=registry
         )
         self.rejected = Counter(
-            "labstream_collector_rejected", "Events refused by the collector, by reason class.", ["reason"],
+            "labstream_collector_rejected",
+            "Events refused by the collector, by reason class.",
+            ["reason"],
             registry=registry,
         )
         self.scrubbed = Counter(
-            "labstream_scrubbed_secrets", "Secrets replaced before publishing, by kind.", ["kind"],
+            "labstream_scrubbed_secrets",
+            "Secrets replaced before publishing, by kind.",
+            ["kind"],
             registry=registry,
         )
         self.spool_depth = Gauge(
             "labstream_spool_depth", "Events waiting in the on-disk spool.", registry=registry
         )
-        self.spool_bytes = Gauge(
-            "labstream_spool_bytes", "Bytes in the on-disk spool.", registry=registry
-        )
+        self.spool_bytes = Gauge("labstream_spool_bytes", "Bytes in the on-disk spool.", registry=registry)
         self.spooled = Counter(
-            "labstream_spooled", "Events written to the spool because Kafka was unavailable.",
+            "labstream_spooled",
+            "Events written to the spool because Kafka was unavailable.",
             registry=registry,
         )
         self.http_requests = Counter(
-            "labstream_http_requests", "HTTP requests, by route and status.", ["route", "status"],
+            "labstream_http_requests",
+            "HTTP requests, by route and status.",
+            ["route", "status"],
             registry=registry,
         )
         self.http_seconds = Histogram(
-            "labstream_http_request_seconds", "HTTP request duration, by route.", ["route"],
+            "labstream_http_request_seconds",
+            "HTTP request duration, by route.",
+            ["route"],
             registry=registry,
         )

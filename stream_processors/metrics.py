@@ -50,34 +50,44 @@ class WorkerMetrics:
             registry=registry,
         )
         self.alerts = Counter(
-            "labstream_alerts", "Alerts emitted, by type and severity.", ["alert_type", "severity"],
+            "labstream_alerts",
+            "Alerts emitted, by type and severity.",
+            ["alert_type", "severity"],
             registry=registry,
         )
         self.command_categories = Counter(
-            "labstream_command_categories", "Categorised commands, by category and device type.",
-            ["category", "device_type"], registry=registry,
+            "labstream_command_categories",
+            "Categorised commands, by category and device type.",
+            ["category", "device_type"],
+            registry=registry,
         )
         self.code_checks = Counter(
-            "labstream_code_checks", "Code checks, by language and outcome (ok, syntax_error, limit).",
-            ["language", "outcome"], registry=registry,
+            "labstream_code_checks",
+            "Code checks, by language and outcome (ok, syntax_error, limit).",
+            ["language", "outcome"],
+            registry=registry,
         )
         self.anomaly_score = Histogram(
-            "labstream_anomaly_score", "Anomaly scores of metric events (higher is more anomalous).",
-            buckets=_SCORE_BUCKETS, registry=registry,
+            "labstream_anomaly_score",
+            "Anomaly scores of metric events (higher is more anomalous).",
+            buckets=_SCORE_BUCKETS,
+            registry=registry,
         )
-        self.model_info = Info(
-            "labstream_model", "Anomaly model this worker scores with.", registry=registry
-        )
+        self.model_info = Info("labstream_model", "Anomaly model this worker scores with.", registry=registry)
         self.model_version_loaded = Gauge(
             "labstream_model_loaded", "1 when an anomaly model is loaded.", registry=registry
         )
         self.drift_psi = Gauge(
-            "labstream_drift_psi", "Population stability index of a feature vs training data.",
-            ["feature"], registry=registry,
+            "labstream_drift_psi",
+            "Population stability index of a feature vs training data.",
+            ["feature"],
+            registry=registry,
         )
         self.consumer_lag = Gauge(
-            "labstream_consumer_lag", "End offset minus committed offset, per topic-partition.",
-            ["topic", "partition"], registry=registry,
+            "labstream_consumer_lag",
+            "End offset minus committed offset, per topic-partition.",
+            ["topic", "partition"],
+            registry=registry,
         )
         self.assigned_partitions = Gauge(
             "labstream_assigned_partitions", "Partitions assigned to this worker.", registry=registry

@@ -25,9 +25,8 @@ def _drop_production_index(app: Any) -> None:
     are off, and no setting turns it off; a worker must expose nothing but the views below
     (issue 6, found by bench.chaos.security). Dropped before the web server applies blueprints."""
     manager = app.web.blueprints
-    manager._enabled = [  # noqa: SLF001 - BlueprintManager has no public way to remove one
-        (prefix, bp) for prefix, bp in manager._enabled if "production_index" not in str(bp)  # noqa: SLF001
-    ]
+    enabled = manager._enabled  # noqa: SLF001 - BlueprintManager has no public way to remove one
+    manager._enabled = [(prefix, bp) for prefix, bp in enabled if "production_index" not in str(bp)]  # noqa: SLF001
 
 
 def register_views(worker: Worker) -> None:
