@@ -166,7 +166,7 @@ class BatchChannel(faust.Channel):
     ``flow_control.resume()`` empties the queues and cancels a waiting ``put``. For Faust's own
     per-event path the cleared events are re-read from the committed offset. For batches it lost
     events twice over (found with ``labstream worker --log-level info`` and a task dump on
-    2026-11-22, tests/integration/test_batch_crash.py): the queued batches of a partition with
+    2026-11-21, tests/integration/test_batch_crash.py): the queued batches of a partition with
     no committed offset yet were never re-read, and the cancelled put ended Faust's fetcher task
     without a word, so the worker stopped consuming altogether (4,000 of 6,000 events without
     output). Batches queued here are processed whatever the rebalance; they are acked only after

@@ -17,8 +17,9 @@ _ALERT_NS = uuid.UUID("6f1c1f7e-9d55-4a53-9b8e-3d1f0c2a7b10")
 class CodePipeline:
     """Turns ``student-events`` records into ``code-checks`` records and ``struggling_student`` alerts.
 
-    ``students`` maps an anonymous_id to its struggling-tracker state (a Faust
-    table in the worker). The alert id is derived from the failing
+    ``students`` maps an anonymous_id to its struggling-tracker state (in the
+    worker, a :class:`~stream_processors.staging.StagedTable` over a Faust table:
+    one changelog record per student per batch). The alert id is derived from the failing
     submissions' event ids, so a replay after a crash yields the same id.
     """
 
@@ -48,7 +49,6 @@ class CodePipeline:
         if not events:
             return result
         verdicts = await self.pool.check_many([(e.language, e.code) for _, e in events])
-        states: dict[str, Any] = {}  # written back once per student per batch
         for (_record, event), v in zip(events, verdicts, strict=True):
             check = CodeCheck(
                 event_id=event.event_id,
@@ -65,12 +65,12 @@ class CodePipeline:
             result.outputs.append(Output(self.code_checks_topic, event.anonymous_id, check.to_bytes()))
             failed = v.has_syntax_error or v.limit is not None
             aid = event.anonymous_id
-            before = states[aid] if aid in states else self.students.get(aid)
-            states[aid], alert = self.tracker.update(before, event.exercise_id, failed, str(event.event_id))
+            # staged: one changelog record per student per batch
+            self.students[aid], alert = self.tracker.update(
+                self.students.get(aid), event.exercise_id, failed, str(event.event_id)
+            )
             if alert is not None:
                 result.outputs.append(self._alert(event, alert))
-        for aid, state in states.items():
-            self.students[aid] = state
         return result
 
     def _alert(self, event: CodeSubmission, info: dict[str, Any]) -> Output:

@@ -14,9 +14,11 @@ from stream_processors.records import BatchResult, Output, Record, parse_many
 class CommandPipeline:
     """Turns ``lab-events`` records into ``commands-categorized`` records.
 
-    ``sessions`` maps a session_id to its CLI state (a Faust table backed by
-    its changelog in the worker; a dict in unit tests). Commands of one
-    session arrive in order because the topic is keyed by session_id.
+    ``sessions`` maps a session_id to its CLI state (in the worker, a
+    :class:`~stream_processors.staging.StagedTable` over a Faust table backed by
+    its changelog, so a session written many times in a batch is one changelog
+    record; a dict in unit tests). Commands of one session arrive in order
+    because the topic is keyed by session_id.
     """
 
     def __init__(self, output_topic: str, sessions: MutableMapping[str, Any], metrics: WorkerMetrics) -> None:
@@ -27,16 +29,14 @@ class CommandPipeline:
     def process(self, records: list[Record]) -> BatchResult:
         result = BatchResult()
         counted = self.metrics.command_categories
-        states: dict[str, Any] = {}  # written back once per session per batch: one changelog record each
         for record, event in parse_many(records, LabCommand, result):
             try:
                 sid = event.session_id
-                state = states[sid] if sid in states else self.sessions.get(sid)
-                r = interpret(state, event.device_type, event.command)
+                r = interpret(self.sessions.get(sid), event.device_type, event.command)
             except Exception as e:  # noqa: BLE001 - any failure of one event becomes a dead letter
                 result.dead(record, "process", f"{type(e).__name__}: {str(e)[:300]}", type(e).__name__)
                 continue
-            states[sid] = r.state
+            self.sessions[sid] = r.state  # staged: one changelog record per session per batch
             out = CategorizedCommand(
                 event_id=event.event_id,
                 anonymous_id=event.anonymous_id,
@@ -49,6 +49,4 @@ class CommandPipeline:
             )
             counted.labels(category=r.category, device_type=event.device_type).inc()
             result.outputs.append(Output(self.output_topic, sid, out.to_bytes()))
-        for sid, state in states.items():
-            self.sessions[sid] = state
         return result

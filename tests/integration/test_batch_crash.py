@@ -6,7 +6,7 @@ every command gets its categorised output at least once. (Replayed commands
 may see session state from the table changelog that is newer than their
 offset: at-least-once, not exactly-once.)
 
-Until 2026-11-22 this lost up to 4,000 of the 6,000 events in about half the runs: Faust emptied
+Until 2026-11-21 this lost up to 4,000 of the 6,000 events in about half the runs: Faust emptied
 the agents' queues when the restarted worker's recovery resumed the flow, and the cancelled put
 ended its fetcher (see ``stream_processors.batching.BatchChannel``).
 """

@@ -1,7 +1,7 @@
 """``labstream worker --log-level info``: what the engineer on call reads during a rebalance.
 
 The default (warning) keeps Faust quiet; at info the worker's log shows its partition assignment,
-recovery and readiness, which is how the lost-batches defect of 2026-11-22 was found.
+recovery and readiness, which is how the lost-batches defect of 2026-11-21 was found.
 """
 
 from __future__ import annotations

@@ -124,7 +124,7 @@ def test_commands_batch_decoding() -> None:
 
 
 # --- the hand-over from the fetch loop to an agent's queue (a real Faust app, no broker) ----------
-# Found on 2026-11-22 with tests/integration/test_batch_crash.py: after a restart, 4,000 of 6,000
+# Found on 2026-11-21 with tests/integration/test_batch_crash.py: after a restart, 4,000 of 6,000
 # events had no output. Faust empties every channel queue when it resumes flow at the end of a
 # recovery, and cancels a put waiting on a full queue, which ended the fetcher task for good.
 
@@ -163,7 +163,10 @@ async def test_hand_over_queues_again_a_put_cancelled_by_a_queue_clear() -> None
 
     app = _faust_app()
     channel = BatchChannel(app, maxsize=1)
-    queue = channel.clone(is_iterator=True).queue
+    # keep the subscriber: Faust holds a channel's subscribers weakly, and a collected one
+    # would make every put a no-op (the test then passed or failed with the garbage collector)
+    subscriber = channel.clone(is_iterator=True)
+    queue = subscriber.queue
     await channel.put("earlier batch")  # the queue is full: the next put waits
     tp, messages = _tp_messages(range(100, 103))
     hand_over = asyncio.ensure_future(app.consumer._hand_over(tp, messages, channel))
@@ -183,7 +186,10 @@ async def test_hand_over_does_not_drop_a_batch_when_the_flow_is_suspended() -> N
     app = _faust_app()
     consumer = app.consumer
     channel = BatchChannel(app, maxsize=1)
-    queue = channel.clone(is_iterator=True).queue
+    # keep the subscriber: Faust holds a channel's subscribers weakly, and a collected one
+    # would make every put a no-op (the test then passed or failed with the garbage collector)
+    subscriber = channel.clone(is_iterator=True)
+    queue = subscriber.queue
     await channel.put("earlier batch")
     tp, messages = _tp_messages(range(7, 9))
     hand_over = asyncio.ensure_future(consumer._hand_over(tp, messages, channel))
