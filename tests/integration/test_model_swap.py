@@ -18,6 +18,7 @@ from detector import ModelRegistry, synthetic_normal_traffic, train_detector
 from labstream.settings import Settings
 from producers import Collector
 from tests.fixtures.kafka import consume_all
+from tests.fixtures.metrics import normal_reading
 
 pytestmark = [pytest.mark.integration]
 
@@ -30,21 +31,11 @@ SPIKE = {
 }
 
 
-def _normal(i: int) -> dict[str, Any]:
-    return {
-        "packet_loss": 0.002 + (i % 5) * 0.0005,
-        "latency_ms": 20.0 + (i % 7) * 0.5,
-        "bandwidth_utilization": 0.40 + (i % 3) * 0.01,
-        "connection_count": 100 + (i % 9),
-        "error_rate": 0.001 + (i % 4) * 0.0002,
-    }
-
-
 def _phase(c: Collector, prefix: str, devices: int = 8, warm: int = 35) -> list[str]:
     """Warm up ``devices`` devices, then one spike each; returns the spikes' event ids."""
     for i in range(warm):
         for d in range(devices):
-            c.track_network_metrics(f"{prefix}-{d}", **_normal(i + d))
+            c.track_network_metrics(f"{prefix}-{d}", **normal_reading(i + d))
     spikes = [c.track_network_metrics(f"{prefix}-{d}", **SPIKE) for d in range(devices)]
     c.flush()
     return spikes
@@ -84,7 +75,7 @@ async def test_promotion_swaps_the_model_without_losing_or_repeating_events(
         )
         reg.promote(new)
         for i in range(40):  # the stream keeps flowing while the worker notices the promotion
-            c.track_network_metrics("swap-a-0", **_normal(i))
+            c.track_network_metrics("swap-a-0", **normal_reading(i))
         sent += 40
         c.flush()
         deadline = time.monotonic() + 30

@@ -15,6 +15,7 @@ from labstream.settings import Settings
 from producers import Collector
 from schemas import Alert, CategorizedCommand, CodeCheck, DeadLetter
 from tests.fixtures.kafka import consume_all
+from tests.fixtures.metrics import normal_reading
 
 pytestmark = [pytest.mark.integration]
 
@@ -33,16 +34,6 @@ SESSION = [
 ]
 
 
-def _normal(i: int) -> dict[str, Any]:
-    return {
-        "packet_loss": 0.002 + (i % 5) * 0.0005,
-        "latency_ms": 20.0 + (i % 7) * 0.5,
-        "bandwidth_utilization": 0.40 + (i % 3) * 0.01,
-        "connection_count": 100 + (i % 9),
-        "error_rate": 0.001 + (i % 4) * 0.0002,
-    }
-
-
 async def test_each_event_type_arrives_exactly(
     settings_factory: Callable[..., Settings], worker_factory: Callable[..., Any]
 ) -> None:
@@ -58,7 +49,7 @@ async def test_each_event_type_arrives_exactly(
             for seq, (raw, *_rest) in enumerate(SESSION)
         ]
         for i in range(80):
-            c.track_network_metrics("dev-e2e-1", **_normal(i))
+            c.track_network_metrics("dev-e2e-1", **normal_reading(i))
         spike = c.track_network_metrics(
             "dev-e2e-1",
             packet_loss=0.35,

@@ -36,6 +36,7 @@ from labstream.settings import Settings, Topics
 from tests.deploy.queries import DeployQuery, deploy_queries, exported_metrics, metric_names, rule_files
 from tests.deploy.tools import require_tool
 from tests.fixtures.kafka import worker_env
+from tests.fixtures.metrics import normal_reading
 from tests.fixtures.worker import WorkerProcess
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -218,16 +219,6 @@ class Live:
         return texts
 
 
-def _normal(i: int) -> dict[str, Any]:
-    return {
-        "packet_loss": 0.002 + (i % 5) * 0.0005,
-        "latency_ms": 20.0 + (i % 7) * 0.5,
-        "bandwidth_utilization": 0.40 + (i % 3) * 0.01,
-        "connection_count": 100 + (i % 9),
-        "error_rate": 0.001 + (i % 4) * 0.0002,
-    }
-
-
 def _send_traffic(settings: Settings, registry: CollectorRegistry) -> list[str]:
     """Real events through the collector, plus raw garbage; returns the planted ids' pseudonyms."""
     from kafka import KafkaProducer
@@ -252,7 +243,7 @@ def _send_traffic(settings: Settings, registry: CollectorRegistry) -> list[str]:
             ):
                 c.track_lab_command(student, f"live-session-{i}", seq, command, "cisco_ios")
         for i in range(300):
-            c.track_network_metrics(f"live-dev-{i % 3}", **_normal(i))
+            c.track_network_metrics(f"live-dev-{i % 3}", **normal_reading(i))
         c.track_network_metrics(
             "live-dev-0",
             packet_loss=0.35,
