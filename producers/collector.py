@@ -11,6 +11,7 @@ sending resumes.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import threading
 from types import TracebackType
@@ -120,6 +121,9 @@ class Collector:
         self.metrics.spool_bytes.set_function(lambda: self.spool.bytes)
         self._closed = False
         self.lost = 0  # events Kafka refused for good or a full spool could not take (also in metrics)
+        # direct sends that failed, with their send order, until they go to the spool together
+        self._send_seq = itertools.count()
+        self._failed: list[tuple[int, str, bytes, bytes]] = []
         producer = self._connect()
         self.delivery = DeliveryState(
             lock=threading.Lock(),
@@ -128,6 +132,7 @@ class Collector:
             connect=self._connect,
             on_published=lambda topic: self._published[topic].inc(),
             flush_timeout=self._flush_timeout(),
+            spool_failed=self._spool_failed,
         )
         self._drainer = Drainer(self.delivery, self.spool)
         self._drainer.start()
@@ -251,11 +256,19 @@ class Collector:
             self._start_spooling(type(e).__name__)
             self._to_spool(topic, key, value)
             return
-        fut.add_errback(self._on_send_error, producer, topic, key, value)
+        fut.add_errback(self._on_send_error, producer, next(self._send_seq), topic, key, value)
         self._published[topic].inc()
 
-    def _on_send_error(self, producer: Any, topic: str, key: bytes, value: bytes, exc: BaseException) -> None:
-        """Runs in kafka-python's sender thread when a direct send failed."""
+    def _on_send_error(
+        self, producer: Any, seq: int, topic: str, key: bytes, value: bytes, exc: BaseException
+    ) -> None:
+        """Runs in kafka-python's sender thread when a direct send failed.
+
+        The event waits in ``_failed`` with its send order: kafka-python does not fail a
+        partition's records in send order (an expired in-flight batch is failed after the newer
+        batches behind it), so they go to the spool sorted, by :meth:`_spool_failed`, once the
+        producer has resolved everything it held.
+        """
         if not is_retriable(exc):
             self.lost += 1
             self.metrics.rejected.labels(reason="kafka_rejected").inc()
@@ -264,13 +277,29 @@ class Collector:
         # before kafka-python sends any later batch: those must follow this event, via the spool
         freeze(producer)  # never raises
         self._start_spooling(type(exc).__name__)
-        try:
-            with self.delivery.lock:
-                self._append(topic, key, value)
-        except SpoolFullError:
-            self.lost += 1
-            self.metrics.rejected.labels(reason="spool_full").inc()
-            log.error("spool full: an event that Kafka did not take is lost")  # noqa: TRY400 - no traceback
+        with self.delivery.lock:
+            self._failed.append((seq, topic, key, value))
+
+    def _spool_failed(self) -> None:
+        """Move the failed direct sends to the spool, in the order they were sent.
+
+        Called once the producer that failed them has resolved every send (after its flush),
+        before anything newer is appended: by the first spooled event, the drainer, flush, close.
+        """
+        with self.delivery.lock:
+            if not self._failed:
+                return
+            failed = sorted(self._failed)
+            self._failed.clear()
+            for i, (_, topic, key, value) in enumerate(failed):
+                try:
+                    self._append(topic, key, value)
+                except SpoolFullError:
+                    lost = len(failed) - i
+                    self.lost += lost
+                    self.metrics.rejected.labels(reason="spool_full").inc(lost)
+                    log.error("spool full: %d events that Kafka did not take are lost", lost)  # noqa: TRY400
+                    return
 
     def _start_spooling(self, why: str) -> None:
         with self.delivery.lock:
@@ -292,6 +321,7 @@ class Collector:
                 producer.flush(self.delivery.flush_timeout)
             except KafkaTimeoutError:
                 log.warning("direct sends still unresolved after %.0f s", self.delivery.flush_timeout)
+        self._spool_failed()
         with self.delivery.lock:
             if self.delivery.spooling:
                 self._append(topic, key, value)
@@ -302,9 +332,12 @@ class Collector:
     def flush(self, timeout: float | None = None) -> None:
         """Wait until direct sends are acknowledged (or spooled) and the spool is on disk."""
         producer = self.delivery.producer
-        if producer is not None:
-            producer.flush(timeout)
-        self.spool.sync()
+        try:
+            if producer is not None:
+                producer.flush(timeout)
+        finally:
+            self._spool_failed()
+            self.spool.sync()
 
     def wait_drained(self, timeout: float = 30.0) -> bool:
         """Block until the spool is empty and direct sending resumed; False on timeout."""
@@ -317,9 +350,12 @@ class Collector:
         self._closed = True
         self._drainer.stop()
         producer = self.delivery.producer
-        if producer is not None:
-            producer.flush(timeout)
-            producer.close(timeout)
+        try:
+            if producer is not None:
+                producer.flush(timeout)
+                producer.close(timeout)
+        finally:
+            self._spool_failed()
         if self.spool.depth:
             log.warning(
                 "closing with %d events in the spool; they are sent at the next start", self.spool.depth

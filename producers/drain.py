@@ -11,9 +11,11 @@ expires during an outage it goes on to the partition's next one; if Kafka is bac
 then, the later batch arrives before the expired one is sent again. So a producer is
 frozen (:func:`producers.delivery.freeze`) at its first failed send, direct or drain:
 it sends nothing more and fails everything it still holds, in order, into the spool.
-A frozen producer is then flushed (its failures reach the spool), retired and replaced
-by a fresh one before the drainer sends anything. Records past the committed prefix
-that did arrive are sent again: duplicates with the same ``event_id``, never reordered.
+A frozen producer is then flushed, its failed sends go to the spool sorted by send order
+(kafka-python fails an expired in-flight batch after the newer batches queued behind it),
+and it is retired and replaced by a fresh one before the drainer sends anything. Records
+past the committed prefix that did arrive are sent again: duplicates with the same
+``event_id``, never reordered.
 
 A retired producer is closed without waiting. That also covers a kafka-python 2.3.3 defect that
 can leave a producer unable to send to a partition for good: when a produce request fails
@@ -56,6 +58,7 @@ class DeliveryState:
     on_published: Callable[[str], None]
     barrier: bool = False  # sends started failing: flush in-flight ones into the spool first
     flush_timeout: float = 35.0  # longest wait for a producer's sends: delivery timeout + a margin
+    spool_failed: Callable[[], None] = lambda: None  # failed direct sends to the spool, in send order
 
 
 class Drainer(threading.Thread):
@@ -157,6 +160,7 @@ class Drainer(threading.Thread):
             producer.flush(self._s.flush_timeout)
         except KafkaTimeoutError:
             log.warning("a frozen producer still holds sends after %.0f s", self._s.flush_timeout)
+        self._s.spool_failed()
         self._retire(producer)
 
     def _retire(self, producer: Any) -> None:

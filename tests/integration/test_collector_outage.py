@@ -19,6 +19,7 @@ import pytest
 
 from labstream.broker import ensure_topics, free_port
 from producers import Collector
+from producers.delivery import freeze
 from tests.fixtures.kafka import consume_all
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -210,6 +211,51 @@ async def test_outage_ending_while_later_sends_are_pending_keeps_order(
         c.flush(10)
         assert c.lost == 0
         assert c.spool.appended_total > 0  # the outage did send events through the spool
+    topic = settings.topics.lab_events
+    got = await consume_all(
+        bootstrap,
+        [topic],
+        until=lambda g: len({json.loads(r.value)["event_id"] for r in g[topic]}) >= len(sent),
+    )
+    values = [json.loads(r.value) for r in got[topic]]
+    assert {v["event_id"] for v in values} == set(sent)
+    assert_order_per_session(values)
+
+
+async def test_a_frozen_producers_failures_reach_the_spool_in_send_order(
+    proxied_broker, settings_factory
+) -> None:
+    """kafka-python fails a frozen producer's queued batches *before* the older batch in flight.
+
+    Kafka goes silent with one batch of a session in flight (swallowed) and more queued behind
+    it; another partition's failure freezes the producer. Failing everything at once, kafka-python
+    lists the queued (newer) batches first. The spool must still get them in send order (seen in
+    CI on 2026-11-21: the silent-broker test broke order in 9 sessions).
+    """
+    bootstrap = proxied_broker.bootstrap
+    settings = settings_factory(create=False, bootstrap_servers=bootstrap)
+    ensure_topics(bootstrap, settings.topics.inputs(), 2)
+    sent: list[str] = []
+    small_batches = {**FAST_FAIL, "batch_size": 16 * 1024}  # a session's 500 events: several batches
+    with Collector(settings, producer_overrides=small_batches, spool_fsync="never") as c:
+        for i in range(100):
+            sent.append(c.track_lab_command("student-1", "sess-1", i, "show clock", "cisco_ios"))
+        c.flush(10)
+        proxied_broker.blackhole()
+        for i in range(100, 600):
+            sent.append(c.track_lab_command("student-1", "sess-1", i, "show clock", "cisco_ios"))
+        time.sleep(0.3)  # the first batch is in flight (and swallowed), the others queue behind it
+        producer = c.delivery.producer
+        assert producer is not None
+        freeze(producer)  # what another partition's failed send does
+        deadline = time.monotonic() + 20
+        while c.spool.depth < 500 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert c.spool.depth == 500
+        proxied_broker.restore()
+        assert c.wait_drained(60)
+        c.flush(10)
+        assert c.lost == 0
     topic = settings.topics.lab_events
     got = await consume_all(
         bootstrap,
