@@ -142,9 +142,11 @@ def freeze(producer: KafkaProducer) -> None:
     and arrives after it: per-key order breaks (shown by
     ``tests/integration/test_collector_outage.py``). A frozen producer never starts another
     request (every partition counts as muted) and expires whatever it holds at once (delivery
-    timeout 0), partition by partition in order, so every later record goes to the spool
-    behind the failed one. A request already in flight may still arrive: a duplicate at most,
-    never out of order. The producer is then retired and a fresh one built.
+    timeout 0), so no later record reaches Kafka ahead of the failed one. The failures do not
+    come in send order (a batch in flight is failed after the batches queued behind it): the
+    collector sorts them before they go to the spool. A request already in flight may still
+    arrive: a duplicate at most, never out of order. The producer is then retired and a fresh
+    one built.
 
     This reaches into kafka-python's ``RecordAccumulator`` (``muted``, ``delivery_timeout_ms``),
     which 2.3.x has; pyproject pins that range. Safe to call from a send callback (the sender

@@ -10,10 +10,11 @@ Per-key order. kafka-python sends one batch per partition at a time, and when a 
 expires during an outage it goes on to the partition's next one; if Kafka is back by
 then, the later batch arrives before the expired one is sent again. So a producer is
 frozen (:func:`producers.delivery.freeze`) at its first failed send, direct or drain:
-it sends nothing more and fails everything it still holds, in order, into the spool.
-A frozen producer is then flushed, its failed sends go to the spool sorted by send order
-(kafka-python fails an expired in-flight batch after the newer batches queued behind it),
-and it is retired and replaced by a fresh one before the drainer sends anything. Records
+it sends nothing more and fails everything it still holds. A frozen producer is then
+flushed, its failed direct sends go to the spool sorted by send order (kafka-python fails
+an expired in-flight batch after the newer batches queued behind it, so the order of its
+failures is not the send order), and it is retired and replaced by a fresh one before the
+drainer sends anything. Records
 past the committed prefix that did arrive are sent again: duplicates with the same
 ``event_id``, never reordered.
 
@@ -145,8 +146,7 @@ class Drainer(threading.Thread):
         self._spool.commit(ok)
         if ok < len(records):
             log.warning("spool drain: Kafka took %d of %d records; retrying the rest", ok, len(records))
-            freeze(producer)  # a flush that timed out leaves sends unresolved: none may arrive later
-            self._retire(producer)
+            self._retire(producer)  # frozen first: a send a timed-out flush left unresolved never arrives
         return ok == len(records) and ok > 0
 
     @staticmethod

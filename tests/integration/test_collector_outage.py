@@ -28,6 +28,18 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 FAST_FAIL = {"delivery_timeout_ms": 3000, "request_timeout_ms": 1000, "max_block_ms": 1000, "linger_ms": 5}
 
 
+async def assert_all_arrived_in_order(bootstrap: str, topic: str, sent: list[str]) -> None:
+    """Every event id in ``sent`` is on ``topic`` (duplicates allowed), each session in order."""
+    got = await consume_all(
+        bootstrap,
+        [topic],
+        until=lambda g: len({json.loads(r.value)["event_id"] for r in g[topic]}) >= len(sent),
+    )
+    values = [json.loads(r.value) for r in got[topic]]
+    assert {v["event_id"] for v in values} == set(sent)
+    assert_order_per_session(values)
+
+
 def assert_order_per_session(values: list[dict]) -> None:
     """Per session, the events' first appearances on Kafka are in ``seq`` order (duplicates allowed)."""
     first_seen: dict[str, list[int]] = {}
@@ -123,14 +135,7 @@ async def test_silent_broker_sends_reach_the_spool_within_delivery_timeout(
         c.flush(10)
         assert c.lost == 0
         assert c.spool.appended_total == c.spool.drained_total == 2500
-    got = await consume_all(
-        bootstrap,
-        [settings.topics.lab_events],
-        until=lambda g: len({json.loads(r.value)["event_id"] for r in g[settings.topics.lab_events]}) >= 3000,
-    )
-    values = [json.loads(r.value) for r in got[settings.topics.lab_events]]
-    assert {v["event_id"] for v in values} == set(sent)
-    assert_order_per_session(values)
+    await assert_all_arrived_in_order(bootstrap, settings.topics.lab_events, sent)
     print(f"silent broker: 2000 sends spooled after {took:.1f} s")
 
 
@@ -211,15 +216,7 @@ async def test_outage_ending_while_later_sends_are_pending_keeps_order(
         c.flush(10)
         assert c.lost == 0
         assert c.spool.appended_total > 0  # the outage did send events through the spool
-    topic = settings.topics.lab_events
-    got = await consume_all(
-        bootstrap,
-        [topic],
-        until=lambda g: len({json.loads(r.value)["event_id"] for r in g[topic]}) >= len(sent),
-    )
-    values = [json.loads(r.value) for r in got[topic]]
-    assert {v["event_id"] for v in values} == set(sent)
-    assert_order_per_session(values)
+    await assert_all_arrived_in_order(bootstrap, settings.topics.lab_events, sent)
 
 
 async def test_a_frozen_producers_failures_reach_the_spool_in_send_order(
@@ -256,12 +253,4 @@ async def test_a_frozen_producers_failures_reach_the_spool_in_send_order(
         assert c.wait_drained(60)
         c.flush(10)
         assert c.lost == 0
-    topic = settings.topics.lab_events
-    got = await consume_all(
-        bootstrap,
-        [topic],
-        until=lambda g: len({json.loads(r.value)["event_id"] for r in g[topic]}) >= len(sent),
-    )
-    values = [json.loads(r.value) for r in got[topic]]
-    assert {v["event_id"] for v in values} == set(sent)
-    assert_order_per_session(values)
+    await assert_all_arrived_in_order(bootstrap, settings.topics.lab_events, sent)
