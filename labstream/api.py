@@ -6,6 +6,19 @@ given) and one Prometheus registry, served at ``/metrics``; OpenAPI at
 added to :func:`_routers` below), so every endpoint shares the app, its auth
 conventions and its metrics.
 
+**Auth is the default.** The whole app sits behind :class:`labstream.api_guard.ApiGuard`:
+every route, whoever adds it and however, needs a bearer token from
+``LABSTREAM_API_TOKENS`` and gets a body of at most ``api_max_request_bytes``, and
+failed logins are rate limited per client address. Only the paths in
+:data:`labstream.api_guard.PUBLIC_PATHS` (``/health``, ``/docs``, ``/openapi.json``)
+answer without a token. A new router should also declare
+``dependencies=[Depends(require_credentials)]`` so it fails closed on an app without
+the guard; the OpenAPI document marks every guarded operation with the ``bearer``
+scheme. ``tests/labstream/test_api_guard.py`` walks the OpenAPI document and every
+mounted route: a route that answers without credentials, or takes an oversized
+body, fails it. Validation errors (422) list at most ``api_max_listed_errors``
+errors, with ``errors_not_listed`` counting the rest, and never echo input values.
+
 >>> from labstream.settings import Settings
 >>> app = create_api(Settings(bootstrap_servers="127.0.0.1:9092"))  # doctest: +SKIP
 """
@@ -21,6 +34,7 @@ from fastapi import APIRouter, FastAPI, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from detector import ModelRegistry
+from labstream.api_guard import PUBLIC_PATHS, ApiGuard, install_bounded_validation_errors
 from labstream.settings import Settings
 from producers import Collector
 from producers.http import ingest_router, request_body_schema
@@ -32,7 +46,10 @@ __all__ = ["create_api"]
 def _routers(settings: Settings, collector: Collector, registry: CollectorRegistry) -> list[APIRouter]:
     """Every router of the app. Other teams: add yours here (e.g. the detector's /analyze, /health)."""
     detector = registry_getter(ModelRegistry(settings.model_dir), settings.model_poll_s, ensure=True)
-    return [ingest_router(settings, collector), analyze_router(detector)]
+    return [
+        ingest_router(settings, collector),
+        analyze_router(detector, max_errors=settings.api_max_listed_errors),
+    ]
 
 
 def create_api(
@@ -59,11 +76,21 @@ def create_api(
         version="1",
         description="Events from the LMS: pseudonymised, scrubbed of secrets, published to Kafka.",
         lifespan=lifespan,
+        redoc_url=None,  # one documentation page is enough surface
     )
     app.state.collector = collector
     app.state.registry = registry
     for router in [*_routers(settings, collector, registry), *routers]:
         app.include_router(router)
+    install_bounded_validation_errors(app, settings.api_max_listed_errors)
+    # inside the request counter below (added later, so outside), which thus counts refusals too
+    app.add_middleware(
+        ApiGuard,
+        tokens=settings.api_tokens,
+        max_body_bytes=settings.api_max_request_bytes,
+        per_token_per_minute=settings.api_rate_limit_per_minute,
+        auth_failures_per_minute=settings.api_auth_failures_per_minute,
+    )
 
     @app.get("/metrics", include_in_schema=False)
     def prometheus_metrics() -> Response:
@@ -92,6 +119,12 @@ def create_api(
             components.setdefault("schemas", {}).update(body.pop("$defs"))
             components["schemas"]["IngestBody"] = body
             components.setdefault("securitySchemes", {})["bearer"] = {"type": "http", "scheme": "bearer"}
+            for path, operations in spec.get("paths", {}).items():
+                for operation in operations.values():
+                    if (
+                        isinstance(operation, dict) and path not in PUBLIC_PATHS
+                    ):  # the guard asks every other path for a token
+                        operation.setdefault("security", [{"bearer": []}])
             app.openapi_schema = spec
         return app.openapi_schema
 

@@ -14,6 +14,8 @@ import logging
 import sys
 from collections.abc import Sequence
 
+from pydantic import ValidationError
+
 from labstream.exceptions import LabStreamError
 from labstream.settings import Settings
 
@@ -51,6 +53,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         logging.getLogger("kafka").setLevel(logging.ERROR)
     try:
         settings = Settings()
+    except ValidationError as e:  # e.g. a short API token: say which setting and why, never its value
+        for err in e.errors(include_url=False, include_input=False):
+            name = "LABSTREAM_" + "_".join(str(p) for p in err["loc"][:1]).upper()
+            print(f"labstream: error: {name}: {err['msg']}", file=sys.stderr)
+        return 2
+    try:
         return int(args.handler(args, settings) or 0)
     except LabStreamError as e:
         print(f"labstream: error: {e}", file=sys.stderr)

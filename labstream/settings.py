@@ -16,6 +16,8 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+MIN_SECRET_CHARS = 32  # API tokens and the model signing key: shorter ones are refused at start-up
+
 TopicName = Literal[
     "student_events",
     "lab_events",
@@ -64,6 +66,7 @@ class Settings(BaseSettings):
         env_nested_delimiter="__",
         extra="ignore",
         populate_by_name=True,
+        hide_input_in_errors=True,  # a refused setting's error never prints its value (tokens, keys)
     )
 
     # --- Kafka -------------------------------------------------------------
@@ -136,11 +139,44 @@ class Settings(BaseSettings):
     drift_psi_threshold: float = Field(default=0.25, gt=0)
     model_poll_s: float = Field(default=2.0, gt=0)
 
+    # --- security (issue 15) ------------------------------------------------
+    api_auth_failures_per_minute: int = Field(
+        default=10, ge=1, description="Failed authentications per client address per minute, then 429."
+    )
+    api_max_listed_errors: int = Field(
+        default=50, ge=1, description="Most validation errors a 422 lists; the rest are counted."
+    )
+    model_signing_key: SecretStr | None = Field(
+        default=None, description="HMAC-SHA256 key that signs promoted models (at least 32 characters)."
+    )
+    model_signing_key_file: Path | None = Field(
+        default=None, description="File holding the model signing key (development creates one)."
+    )
+
     @field_validator("api_tokens", mode="before")
     @classmethod
     def _split_tokens(cls, v: object) -> object:
         if isinstance(v, str):
             return [t.strip() for t in v.split(",") if t.strip()]
+        return v
+
+    @field_validator("api_tokens")
+    @classmethod
+    def _long_tokens(cls, v: list[SecretStr]) -> list[SecretStr]:
+        short = [i + 1 for i, t in enumerate(v) if len(t.get_secret_value()) < MIN_SECRET_CHARS]
+        if short:
+            raise ValueError(
+                f"API token(s) number {', '.join(map(str, short))} of {len(v)} are shorter than "
+                f"{MIN_SECRET_CHARS} characters; make one with: "
+                "python -c 'import secrets; print(secrets.token_urlsafe(32))'"
+            )
+        return v
+
+    @field_validator("model_signing_key")
+    @classmethod
+    def _long_signing_key(cls, v: SecretStr | None) -> SecretStr | None:
+        if v is not None and len(v.get_secret_value()) < MIN_SECRET_CHARS:
+            raise ValueError(f"the model signing key is shorter than {MIN_SECRET_CHARS} characters")
         return v
 
     @property

@@ -2,25 +2,30 @@
 
 One event (a JSON object) or a batch (a JSON array), with a bearer token. A
 batch is all-or-nothing on validation: one invalid event rejects the whole
-request with a 422 listing every error as ``{"index", "field", "message"}``
-(values are never echoed). Accepted events take the collector's path:
-pseudonymised, scrubbed, published or spooled; 202 ``{"accepted": n}``.
+request with a 422 listing the errors as ``{"index", "field", "message"}``
+(values are never echoed), at most ``api_max_listed_errors`` of them, with
+``errors_not_listed`` counting the rest. Parsing and validation run in a worker
+thread, not on the event loop, so a large hostile body does not stall other
+requests. Accepted events take the collector's path: pseudonymised, scrubbed,
+published or spooled; 202 ``{"accepted": n}``.
+
+Credentials, the per-token and failed-login rate limits and the body-size limit
+are the app's :class:`labstream.api_guard.ApiGuard` (every route of
+``labstream api`` gets them); the router also requires its credentials
+(:func:`labstream.api_guard.require_credentials`), so it fails closed elsewhere.
 """
 
 from __future__ import annotations
 
-import hmac
 import json
-import math
-import threading
-import time
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
-from pydantic import SecretStr, TypeAdapter
+from pydantic import TypeAdapter
 from starlette.concurrency import run_in_threadpool
 
+from labstream.api_guard import RateLimiter, bound_errors, require_credentials
 from labstream.settings import Settings
 from producers.collector import Collector
 from producers.exceptions import InvalidEventError, SpoolFullError
@@ -35,8 +40,11 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
     401: {"description": "No bearer token"},
     403: {"description": "Unknown token"},
     413: {"description": "Body larger than api_max_request_bytes"},
-    422: {"description": "Malformed JSON or invalid events: errors by index, field, message"},
-    429: {"description": "Rate limit per token exceeded (see Retry-After)"},
+    422: {
+        "description": "Malformed JSON or invalid events: errors by index, field, message "
+        "(at most api_max_listed_errors; errors_not_listed counts the rest)"
+    },
+    429: {"description": "Rate limit per token, or failed logins per address, exceeded (see Retry-After)"},
     503: {"description": "Kafka is away and the spool is full (see Retry-After)"},
 }
 
@@ -46,28 +54,6 @@ def request_body_schema(ref_template: str = "#/components/schemas/{model}") -> d
     one = TypeAdapter(CollectorEvent).json_schema(ref_template=ref_template)
     defs = one.pop("$defs", {})
     return {"anyOf": [one, {"type": "array", "items": one, "minItems": 1}], "$defs": defs}
-
-
-class RateLimiter:
-    """A token bucket per API token index: ``per_minute`` requests, refilled continuously."""
-
-    def __init__(self, per_minute: int) -> None:
-        self.rate = per_minute / 60.0
-        self.capacity = float(per_minute)
-        self._buckets: dict[int, tuple[float, float]] = {}
-        self._lock = threading.Lock()
-
-    def take(self, who: int) -> float:
-        """0.0 when allowed, else the seconds to wait."""
-        now = time.monotonic()
-        with self._lock:
-            tokens, last = self._buckets.get(who, (self.capacity, now))
-            tokens = min(self.capacity, tokens + (now - last) * self.rate)
-            if tokens >= 1.0:
-                self._buckets[who] = (tokens - 1.0, now)
-                return 0.0
-            self._buckets[who] = (tokens, now)
-            return (1.0 - tokens) / self.rate
 
 
 def _error(status: int, detail: str, headers: dict[str, str] | None = None, **extra: Any) -> JSONResponse:
@@ -83,28 +69,52 @@ def _submit_all(collector: Collector, events: list[Any]) -> tuple[int, bool]:
     return len(events), False
 
 
+class _Refusal(Exception):  # noqa: N818 - not an error of ours: the 422 a body gets
+    def __init__(self, reason: str, detail: str, errors: list[dict[str, Any]], items: int = 0) -> None:
+        super().__init__(detail)
+        self.reason, self.detail, self.errors, self.items = reason, detail, errors, items
+        self.not_listed = 0
+
+
+def _parse_and_validate(body: bytes, max_errors: int) -> list[Any]:
+    """The events of a body (runs in a worker thread); :class:`_Refusal` when anything is wrong
+    (all-or-nothing), listing at most ``max_errors`` errors and counting the rest."""
+    try:
+        data = json.loads(body)
+    # RecursionError: json.loads recurses per nesting level, and "[" * 100_000 fits in the size
+    # limit; it used to escape as a 500 (found by bench.chaos.bad_input).
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        raise _Refusal(
+            "malformed", "malformed JSON", [{"index": None, "field": "", "message": "malformed JSON"}]
+        ) from None
+    batch = data if isinstance(data, list) else [data]
+    if not batch:
+        raise _Refusal("empty", "empty batch", [{"index": None, "field": "", "message": "empty batch"}])
+    events: list[Any] = []
+    errors: list[dict[str, Any]] = []
+    not_listed = 0
+    for i, item in enumerate(batch):
+        try:
+            events.append(validate_event(item, index=i if isinstance(data, list) else None))
+        except InvalidEventError as e:
+            listed, more = bound_errors(e.errors, max_errors - len(errors))
+            errors += [{"index": x["index"], "field": x["field"], "message": x["message"]} for x in listed]
+            not_listed += more
+    if errors:
+        total = len(errors) + not_listed
+        refusal = _Refusal(
+            "invalid", f"invalid events: nothing was accepted ({total} errors)", errors, len(batch)
+        )
+        refusal.not_listed = not_listed
+        raise refusal
+    return events
+
+
 def ingest_router(settings: Settings, collector: Collector) -> APIRouter:
     """The ``/v1/events`` router bound to a collector and the API settings."""
-    router = APIRouter(tags=["ingest"])
-    tokens = [
-        (t.get_secret_value() if isinstance(t, SecretStr) else str(t)).encode("utf-8")
-        for t in settings.api_tokens
-    ]
-    limiter = RateLimiter(settings.api_rate_limit_per_minute)
+    router = APIRouter(tags=["ingest"], dependencies=[Depends(require_credentials)])
     limit = settings.api_max_request_bytes
-
-    def authenticate(request: Request) -> int | JSONResponse:
-        scheme, _, credential = request.headers.get("authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or not credential.strip():
-            return _error(401, "bearer token required", {"WWW-Authenticate": 'Bearer realm="labstream"'})
-        given = credential.strip().encode("utf-8")
-        match = -1
-        for i, token in enumerate(tokens):  # every token compared, in constant time each
-            if hmac.compare_digest(given, token):
-                match = i
-        if match < 0:
-            return _error(403, "token not accepted")
-        return match
+    max_errors = settings.api_max_listed_errors
 
     async def read_body(request: Request) -> bytes | JSONResponse:
         declared = request.headers.get("content-length")
@@ -132,40 +142,19 @@ def ingest_router(settings: Settings, collector: Collector) -> APIRouter:
         },
     )
     async def post_events(request: Request) -> JSONResponse:
-        who = authenticate(request)
-        if isinstance(who, JSONResponse):
-            return who
-        wait = limiter.take(who)
-        if wait > 0:
-            return _error(429, "rate limit exceeded", {"Retry-After": str(max(1, math.ceil(wait)))})
         body = await read_body(request)
         if isinstance(body, JSONResponse):
             return body
         try:
-            data = json.loads(body)
-        # RecursionError: json.loads recurses per nesting level, and "[" * 100_000 fits in the size
-        # limit; it used to escape as a 500 (found by bench.chaos.bad_input).
-        except (ValueError, UnicodeDecodeError, RecursionError):
-            collector.metrics.rejected.labels(reason="malformed").inc()
-            return _error(
-                422, "malformed JSON", errors=[{"index": None, "field": "", "message": "malformed JSON"}]
-            )
-        batch = data if isinstance(data, list) else [data]
-        if not batch:
-            return _error(422, "empty batch", errors=[{"index": None, "field": "", "message": "empty batch"}])
-        events, errors = [], []
-        for i, item in enumerate(batch):
-            try:
-                events.append(validate_event(item, index=i if isinstance(data, list) else None))
-            except InvalidEventError as e:
-                errors += [
-                    {"index": err["index"], "field": err["field"], "message": err["message"]}
-                    for err in e.errors
-                ]
-        if errors:
-            # all-or-nothing: every event of the batch was refused, the invalid ones and the rest
-            collector.metrics.rejected.labels(reason="invalid").inc(len(batch))
-            return _error(422, "invalid events: nothing was accepted", errors=errors)
+            events = await run_in_threadpool(_parse_and_validate, body, max_errors)
+        except _Refusal as r:
+            if r.reason == "malformed":
+                collector.metrics.rejected.labels(reason="malformed").inc()
+            if r.reason == "invalid":
+                # all-or-nothing: every event of the batch was refused, the invalid ones and the rest
+                collector.metrics.rejected.labels(reason="invalid").inc(r.items)
+                return _error(422, r.detail, errors=r.errors, errors_not_listed=r.not_listed)
+            return _error(422, r.detail, errors=r.errors)
         accepted, full = await run_in_threadpool(_submit_all, collector, events)
         if full:
             return _error(503, "Kafka unavailable and spool full", {"Retry-After": "30"}, accepted=accepted)

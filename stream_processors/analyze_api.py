@@ -5,6 +5,12 @@ carries only the five metrics, like the first design's), so the detector's globa
 regime decides: the same model a device's first events meet in the stream. The
 streaming pipeline judges each device against its own baseline instead.
 
+``/analyze`` requires the API's credentials (``Depends(require_credentials)``: on
+``labstream api`` the app's guard checks them and limits the body); ``/health`` is
+public. The body is parsed and validated in a worker thread, and a 422 lists at
+most ``max_errors`` errors (``errors_not_listed`` counts the rest) without echoing
+values or unknown keys.
+
 >>> from fastapi import FastAPI
 >>> app = FastAPI()
 >>> app.include_router(analyze_router(lambda: None))
@@ -19,10 +25,13 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-from fastapi import APIRouter, HTTPException
-from pydantic import BaseModel, ConfigDict, create_model
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, ValidationError, create_model
+from starlette.concurrency import run_in_threadpool
 
 from detector import Detector, DetectorError, ModelRegistry
+from labstream.api_guard import bound_errors, require_credentials
 from schemas import METRIC_FIELDS, NetworkMetrics
 
 log = logging.getLogger(__name__)
@@ -76,16 +85,60 @@ def analyze_reading(det: Detector, values: dict[str, Any]) -> AnalyzeResponse:
     )
 
 
-def analyze_router(get_detector: Callable[[], Detector | None]) -> APIRouter:
+def parse_analyze_request(
+    raw: bytes, max_errors: int = 50, loc_prefix: tuple[str, ...] = ("body",)
+) -> tuple[dict[str, Any] | None, dict[str, Any]]:
+    """``(values, {})`` for a valid body, else ``(None, 422 body)``: at most ``max_errors`` errors
+    (``loc``, ``msg``, ``type``; a key outside the five metrics shows as ``<unknown>``), with
+    ``errors_not_listed``. Shared by the API and the worker, so both answer alike."""
+    try:
+        return AnalyzeRequest.model_validate_json(raw).model_dump(), {}
+    except ValidationError as e:
+        errors = (
+            {
+                "loc": [
+                    *loc_prefix,
+                    *(p if isinstance(p, int) or p in METRIC_FIELDS else "<unknown>" for p in err["loc"]),
+                ],
+                "msg": err["msg"].split(",", 1)[0] if err["type"] == "json_invalid" else err["msg"],
+                "type": err["type"],
+            }
+            for err in e.errors(include_url=False, include_input=False, include_context=False)
+        )
+        listed, rest = bound_errors(errors, max_errors)
+        return None, {"detail": listed, "errors_not_listed": rest}
+
+
+def analyze_router(get_detector: Callable[[], Detector | None], *, max_errors: int = 50) -> APIRouter:
     """Routes ``POST /analyze`` and ``GET /health``; ``get_detector`` returns the current model or None."""
     router = APIRouter(tags=["detector"])
 
-    @router.post("/analyze", response_model=AnalyzeResponse)
-    def analyze(body: AnalyzeRequest) -> Any:  # type: ignore[valid-type]
+    def judge(raw: bytes) -> tuple[int, Any]:  # in a worker thread: parsing, validation, scoring
+        values, refusal = parse_analyze_request(raw, max_errors)
+        if values is None:
+            return 422, refusal
         det = get_detector()
         if det is None:
-            raise HTTPException(status_code=503, detail="no anomaly model loaded")
-        return analyze_reading(det, body.model_dump())  # type: ignore[attr-defined]
+            return 503, {"detail": "no anomaly model loaded"}
+        return 200, analyze_reading(det, values).model_dump()
+
+    @router.post(
+        "/analyze",
+        response_model=AnalyzeResponse,
+        dependencies=[Depends(require_credentials)],
+        responses={422: {"description": "Invalid body: at most max_errors errors, errors_not_listed"}},
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": AnalyzeRequest.model_json_schema()}},
+            }
+        },
+    )
+    async def analyze(request: Request) -> Any:
+        status, answer = await run_in_threadpool(judge, await request.body())
+        if status != 200:
+            return JSONResponse(answer, status_code=status)
+        return answer
 
     @router.get("/health", response_model=HealthResponse)
     def health() -> HealthResponse:

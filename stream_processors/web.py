@@ -10,9 +10,8 @@ from typing import TYPE_CHECKING, Any
 
 from faust.web import View
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from pydantic import ValidationError
 
-from stream_processors.analyze_api import AnalyzeRequest, analyze_reading
+from stream_processors.analyze_api import analyze_reading, parse_analyze_request
 
 _MAX_ANALYZE_BYTES = 64 * 1024
 
@@ -59,15 +58,10 @@ def register_views(worker: Worker) -> None:
             raw = await request.content.read(_MAX_ANALYZE_BYTES + 1)
             if len(raw) > _MAX_ANALYZE_BYTES:
                 return self.json({"detail": f"body over {_MAX_ANALYZE_BYTES} bytes"}, status=413)
-            try:
-                body = AnalyzeRequest.model_validate_json(raw)
-            except ValidationError as e:
-                detail = [
-                    {"loc": list(err["loc"]), "msg": err["msg"], "type": err["type"]}
-                    for err in e.errors(include_url=False, include_input=False, include_context=False)
-                ]
-                return self.json({"detail": detail}, status=422)
-            answer = analyze_reading(worker.model.detector, body.model_dump())
+            values, refusal = parse_analyze_request(raw, worker.settings.api_max_listed_errors, ())
+            if values is None:  # the same bounded, value-free 422 as the API's
+                return self.json(refusal, status=422)
+            answer = analyze_reading(worker.model.detector, values)
             return self.json(answer.model_dump())
 
     @app.page("/metrics")

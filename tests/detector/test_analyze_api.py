@@ -6,7 +6,10 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from labstream.api_guard import ApiGuard
 from stream_processors.analyze_api import analyze_router
+
+TOKEN = "analyze-test-token-" + "0" * 16  # noqa: S105 - a test token
 
 NORMAL = {
     "packet_loss": 0.001,
@@ -26,8 +29,13 @@ BAD = {
 
 def _client(get_detector) -> httpx.AsyncClient:
     app = FastAPI()
-    app.include_router(analyze_router(get_detector))
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test")
+    app.include_router(analyze_router(get_detector, max_errors=3))
+    app.add_middleware(ApiGuard, tokens=[TOKEN], max_body_bytes=64 * 1024)
+    return httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app),
+        base_url="http://test",
+        headers={"Authorization": f"Bearer {TOKEN}"},
+    )
 
 
 async def test_analyze_normal_and_anomalous(detector):
@@ -51,7 +59,7 @@ async def test_analyze_normal_and_anomalous(detector):
         ({"bandwidth_utilization": "lots"}, "bandwidth_utilization"),
         ({"connection_count": 1.5}, "connection_count"),
         ({"error_rate": None}, "error_rate"),
-        ({"device_id": "r1"}, "device_id"),
+        ({"device_id": "r1"}, "<unknown>"),  # a key outside the five metrics is never echoed
     ],
 )
 async def test_invalid_input_is_a_422_naming_the_field(detector, patch, field):
@@ -59,6 +67,29 @@ async def test_invalid_input_is_a_422_naming_the_field(detector, patch, field):
         r = await c.post("/analyze", json={**NORMAL, **patch})
     assert r.status_code == 422
     assert any(err["loc"][-1] == field for err in r.json()["detail"])
+    assert "device_id" not in r.text and "lots" not in r.text
+
+
+async def test_errors_are_bounded_and_counted(detector):
+    body = {**{f"extra_{i}": i for i in range(40)}}  # five missing fields and 40 unknown keys
+    async with _client(lambda: detector) as c:
+        r = await c.post("/analyze", json=body)
+    assert r.status_code == 422
+    assert len(r.json()["detail"]) == 3 and r.json()["errors_not_listed"] == 45 - 3
+    assert "extra_" not in r.text
+
+
+async def test_analyze_needs_the_token_and_the_router_fails_closed(detector):
+    async with _client(lambda: detector) as c:
+        r = await c.post("/analyze", json=NORMAL, headers={"Authorization": ""})
+        assert r.status_code == 401
+        assert (await c.get("/health", headers={"Authorization": ""})).status_code == 200
+    bare = FastAPI()  # the router on an app without the guard: /analyze refuses, /health answers
+    bare.include_router(analyze_router(lambda: detector))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=bare), base_url="http://t") as c:
+        r = await c.post("/analyze", json=NORMAL, headers={"Authorization": f"Bearer {TOKEN}"})
+        assert r.status_code == 401
+        assert (await c.get("/health")).status_code == 200
 
 
 async def test_missing_field_is_a_422(detector):

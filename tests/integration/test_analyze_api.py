@@ -13,6 +13,8 @@ from producers import Collector
 
 pytestmark = pytest.mark.integration
 
+TOKEN = "analyze-api-token-" + "a" * 20  # noqa: S105 - a test token
+
 BODY = {
     "packet_loss": 0.001,
     "latency_ms": 20.0,
@@ -23,11 +25,15 @@ BODY = {
 
 
 async def test_analyze_and_health_on_create_api(settings_factory) -> None:
-    s = settings_factory(model_poll_s=0.01)
+    s = settings_factory(model_poll_s=0.01, api_tokens=[TOKEN])
     collector = Collector(s)
     try:
         app = create_api(s, collector=collector)
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://api") as c:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app),
+            base_url="http://api",
+            headers={"Authorization": f"Bearer {TOKEN}"},  # /analyze takes the API's token (issue 15)
+        ) as c:
             health = (await c.get("/health")).json()  # an empty registry gets the synthetic demo model
             assert health["status"] == "healthy" and health["model_loaded"] is True
             version = health["model_version"]

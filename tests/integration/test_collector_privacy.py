@@ -55,13 +55,13 @@ async def test_corpus_secrets_never_reach_kafka_and_words_survive(settings_facto
 
 
 async def test_student_ids_in_no_log_metric_or_error(settings_factory, caplog) -> None:
-    settings = settings_factory(api_tokens=["privacy-token-0123456789"])
+    settings = settings_factory(api_tokens=["privacy-token-0123456789abcdefghijklmn"])
     ids = [f"PLANTED-STUDENT-{i:04d}-zq" for i in range(30)]
     caplog.set_level(logging.DEBUG)
     with Collector(settings) as c:
         app = create_api(settings, collector=c)
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://api") as client:
-            auth = {"Authorization": "Bearer privacy-token-0123456789"}
+            auth = {"Authorization": "Bearer privacy-token-0123456789abcdefghijklmn"}
             for i, sid in enumerate(ids):
                 c.track_lab_command(sid, "sess-1", i, "enable secret zz-top", "cisco_ios")
                 c.track_code_submission(sid, "password = 'x'\n", "ex-1")
@@ -87,7 +87,7 @@ async def test_student_ids_in_no_log_metric_or_error(settings_factory, caplog) -
                 with pytest.raises(InvalidEventError) as info:
                     c.track_lab_command(sid, "s", -1, "x", "nope")
                 assert sid not in str(info.value) and sid not in repr(info.value.errors)
-            metrics = (await client.get("/metrics")).text
+            metrics = (await client.get("/metrics", headers=auth)).text
         c.flush()
         pseudonyms = [c.pseudonymizer.pseudonym(s) for s in ids]
     logged = "\n".join(r.getMessage() + repr(r.args) for r in caplog.records)

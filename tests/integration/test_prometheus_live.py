@@ -51,7 +51,8 @@ API_ONLY = {
     "labstream_http_request_seconds_count",
 }
 PLANTED = [f"planted-{uuid.uuid4().hex[:8]}@school.example" for _ in range(3)]
-API_TOKEN = "live-test-token-" + uuid.uuid4().hex[:8]
+API_TOKEN = "live-test-token-" + uuid.uuid4().hex  # 48 characters: tokens need 32 or more
+API_AUTH = {"Authorization": f"Bearer {API_TOKEN}"}  # /metrics of `labstream api` takes the token too
 
 
 def _http(url: str, data: bytes | None = None, headers: dict[str, str] | None = None) -> tuple[int, bytes]:
@@ -74,7 +75,13 @@ class Prometheus:
             "global": {"scrape_interval": "1s", "scrape_timeout": "1s", "evaluation_interval": "1s"},
             "rule_files": [str(p) for p in rule_files()],
             "scrape_configs": [
-                {"job_name": job, "static_configs": [{"targets": addrs}]} for job, addrs in targets.items()
+                {"job_name": job, "static_configs": [{"targets": addrs}]}
+                | (
+                    {"authorization": {"type": "Bearer", "credentials": API_TOKEN}}
+                    if job == "labstream-api"
+                    else {}
+                )
+                for job, addrs in targets.items()
             ],
         }
         self.config_path = workdir / "prometheus.yml"
@@ -180,7 +187,7 @@ class ApiProcess:
                     f"labstream api exited {self.proc.returncode}:\n{self.log_path.read_text()}"
                 )
             try:
-                if _http(self.url + "/metrics")[0] == 200:
+                if _http(self.url + "/metrics", headers=API_AUTH)[0] == 200:
                     return
             except OSError:
                 pass
@@ -215,7 +222,7 @@ class Live:
             "collector": generate_latest(self.collector_registry).decode(),
         }
         if self.api is not None:
-            texts["api"] = _http(self.api.url + "/metrics")[1].decode()
+            texts["api"] = _http(self.api.url + "/metrics", headers=API_AUTH)[1].decode()
         return texts
 
 

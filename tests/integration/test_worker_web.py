@@ -65,6 +65,8 @@ def test_worker_endpoints(
     status, err = _post(worker.url + "/analyze", b"{not json")
     assert status == 422
     status, err = _post(worker.url + "/analyze", json.dumps({**NORMAL, "extra": 1}).encode())
-    assert status == 422 and err["detail"][0]["loc"] == ["extra"]
+    # an unknown key is named <unknown>, never echoed (issue 15)
+    assert status == 422 and err["detail"][0]["loc"] == ["<unknown>"]
+    assert err["detail"][0]["type"] == "extra_forbidden" and '"extra"' not in json.dumps(err)
     assert worker.get("/analyze")[0] == 405
     assert worker.get("/no-such-page")[0] == 404

@@ -8,13 +8,13 @@ from labstream.settings import Settings, Topics
 def test_env_prefix_and_topic_renames(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LABSTREAM_BOOTSTRAP_SERVERS", "k1:9092, k2:9093")
     monkeypatch.setenv("LABSTREAM_TOPIC_ALERTS", "ops-alerts")
-    monkeypatch.setenv("LABSTREAM_API_TOKENS", "tok-a,tok-b")
+    monkeypatch.setenv("LABSTREAM_API_TOKENS", f"{'tok-a' * 7},{'tok-b' * 7}")  # 35 characters each
     monkeypatch.setenv("LABSTREAM_PSEUDONYM_KEY", "very-secret")
     s = Settings()
     assert s.bootstrap_list == ["k1:9092", "k2:9093"]
     assert s.topics.alerts == "ops-alerts"
     assert s.topics.lab_events == "lab-events"
-    assert [t.get_secret_value() for t in s.api_tokens] == ["tok-a", "tok-b"]
+    assert [t.get_secret_value() for t in s.api_tokens] == ["tok-a" * 7, "tok-b" * 7]
     # secrets never show in a repr
     assert "very-secret" not in repr(s) and "tok-a" not in repr(s)
 

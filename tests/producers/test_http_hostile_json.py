@@ -9,11 +9,12 @@ import pytest
 from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 
+from labstream.api_guard import ApiGuard
 from labstream.settings import Settings
 from producers.http import ingest_router
 from producers.metrics import CollectorMetrics
 
-TOKEN = "hostile-json-token"  # noqa: S105
+TOKEN = "hostile-json-token-" + "h" * 16  # noqa: S105
 
 
 @pytest.fixture
@@ -22,6 +23,7 @@ def app() -> FastAPI:
     app = FastAPI()
     collector = SimpleNamespace(metrics=CollectorMetrics(CollectorRegistry()))  # submit is never reached
     app.include_router(ingest_router(settings, collector))  # type: ignore[arg-type]
+    app.add_middleware(ApiGuard, tokens=[TOKEN], max_body_bytes=settings.api_max_request_bytes)
     return app
 
 
