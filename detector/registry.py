@@ -1,21 +1,34 @@
-"""Versioned models on disk, saved with skops, loaded only after a checksum and a type check.
+"""Versioned models on disk, saved with skops, signed, loaded only after signature, checksum and type checks.
 
 Layout under ``model_dir``::
 
     versions/<version>/model.skops      the model (skops format: a zip of JSON + numpy arrays)
     versions/<version>/metadata.json    version, trained_at, data summary, features, library
-                                        versions, thresholds, evaluation, sha256 of model.skops
+                                        versions, thresholds, evaluation, sha256 of model.skops,
+                                        and ``signature``: HMAC-SHA256 over all the rest
     CURRENT                             the promoted version (replaced atomically via rename)
     history.json                        promoted versions, oldest first (rollback pops)
+    signing.key                         development only: the signing key, created (mode 0600)
+                                        when no key is given
 
-Loading verifies the sha256 from the metadata, then asks skops which types the
-file would instantiate and refuses any outside :data:`TRUSTED_TYPES`; it never
-uses ``trusted=True`` and never pickle.
+**Signing.** The registry holds a key (``LABSTREAM_MODEL_SIGNING_KEY`` or
+``LABSTREAM_MODEL_SIGNING_KEY_FILE`` through :meth:`ModelRegistry.from_settings`; in
+development, without either, the ``signing.key`` file above). Saving a version signs
+its metadata, which carries the sha256 of the model file, so the signature covers
+both; updating the metadata signs it again. Loading (and so promoting, which loads
+first) checks, in order: the signature (missing, made with another key, or not
+matching: refused), that the metadata names this version, the file's sha256, then
+asks skops which types the file would instantiate and refuses any outside
+:data:`TRUSTED_TYPES`; it never uses ``trusted=True`` and never pickle. A model or
+metadata written by anyone without the key is refused before its file is parsed.
+In development the key sits beside the models, so it separates users, not the
+directory's owner; production needs a key kept elsewhere.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import os
 import platform
@@ -24,7 +37,7 @@ import tempfile
 import zipfile
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import sklearn
@@ -37,8 +50,14 @@ from detector.synthetic import synthetic_normal_traffic
 from detector.training import train_detector
 from schemas import METRIC_FIELDS
 
+if TYPE_CHECKING:
+    from labstream.settings import Settings
+
 MODEL_FILE = "model.skops"
 METADATA_FILE = "metadata.json"
+DEV_KEY_FILE = "signing.key"
+SIGNATURE_ALG = "HMAC-SHA256"
+_SIGNED_PREFIX = b"labstream-model-metadata-v1\n"
 # Types beyond skops' defaults that a LabStream model may contain: an IsolationForest's tree arrays.
 TRUSTED_TYPES: tuple[str, ...] = ("sklearn.tree._tree.Tree",)
 _REQUIRED_KEYS = frozenset(
@@ -75,6 +94,35 @@ def _atomic_write(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
+def _canonical(meta: dict[str, Any]) -> bytes:
+    """What the signature covers: the metadata without its signature, as canonical JSON."""
+    body = {k: v for k, v in meta.items() if k != "signature"}
+    return _SIGNED_PREFIX + json.dumps(body, sort_keys=True, separators=(",", ":")).encode("utf-8")
+
+
+def key_id(key: bytes) -> str:
+    """A short fingerprint of a signing key (names the key in metadata and errors; reveals nothing)."""
+    return hashlib.sha256(b"labstream-model-key-id\0" + key).hexdigest()[:12]
+
+
+def _load_or_create_key(path: Path) -> bytes:
+    """A development key file: read it, or create it (32 random bytes, mode 0600)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        key = path.read_bytes()
+        if not key:
+            raise ModelIntegrityError(f"model signing key file {path} is empty") from None
+        return key
+    key = os.urandom(32)
+    with os.fdopen(fd, "wb") as f:
+        f.write(key)
+        f.flush()
+        os.fsync(f.fileno())
+    return key
+
+
 def _jsonable(v: Any) -> Any:
     if isinstance(v, np.ndarray):
         return v.tolist()
@@ -96,11 +144,84 @@ class ModelRegistry:
     """
 
     def __init__(
-        self, model_dir: Path, *, target_false_alert_rate: float = 0.001, alert_window_s: float = 300.0
+        self,
+        model_dir: Path,
+        *,
+        signing_key: bytes | None = None,
+        target_false_alert_rate: float = 0.001,
+        alert_window_s: float = 300.0,
     ) -> None:
         self.model_dir = Path(model_dir)
         self.target_false_alert_rate = target_false_alert_rate
         self.alert_window_s = alert_window_s
+        self._signing_key = signing_key  # None: the development key file, read when first needed
+
+    @classmethod
+    def from_settings(cls, settings: Settings, model_dir: Path | None = None) -> ModelRegistry:
+        """The registry of ``settings.model_dir`` with the configured signing key.
+
+        ``LABSTREAM_MODEL_SIGNING_KEY``, else ``LABSTREAM_MODEL_SIGNING_KEY_FILE`` (which must
+        exist in production); in production one of them is required (``ConfigurationError``),
+        in development the registry's own ``signing.key`` is used.
+        """
+        from labstream.exceptions import ConfigurationError
+
+        key: bytes | None = None
+        if settings.model_signing_key is not None:
+            key = settings.model_signing_key.get_secret_value().encode("utf-8")
+        elif settings.model_signing_key_file is not None:
+            path = settings.model_signing_key_file
+            if settings.environment == "production" and not path.is_file():
+                raise ConfigurationError(f"model signing key file {path} does not exist")
+            key = _load_or_create_key(path)
+        elif settings.environment == "production":
+            raise ConfigurationError(
+                "production needs a model signing key: set LABSTREAM_MODEL_SIGNING_KEY (32+ characters) "
+                "or LABSTREAM_MODEL_SIGNING_KEY_FILE"
+            )
+        return cls(
+            model_dir if model_dir is not None else settings.model_dir,
+            signing_key=key,
+            target_false_alert_rate=settings.target_false_alert_rate,
+            alert_window_s=settings.alert_window_s,
+        )
+
+    # --- signing ---------------------------------------------------------
+    @property
+    def _key(self) -> bytes:
+        if self._signing_key is None:
+            self._signing_key = _load_or_create_key(self.model_dir / DEV_KEY_FILE)
+        return self._signing_key
+
+    def _sign(self, meta: dict[str, Any]) -> dict[str, Any]:
+        """``meta`` (as it will read back from JSON) with its signature."""
+        meta = json.loads(json.dumps({k: v for k, v in meta.items() if k != "signature"}))
+        value = hmac.new(self._key, _canonical(meta), hashlib.sha256).hexdigest()
+        return {**meta, "signature": {"alg": SIGNATURE_ALG, "key_id": key_id(self._key), "value": value}}
+
+    def verify(self, version: str, meta: dict[str, Any]) -> None:
+        """Refuse (:class:`ModelIntegrityError`) metadata not signed by this registry's key."""
+        sig = meta.get("signature")
+        if not isinstance(sig, dict) or not isinstance(sig.get("value"), str):
+            raise ModelIntegrityError(
+                f"refusing model {version!r}: unsigned (not written with the registry's signing key)"
+            )
+        ours = key_id(self._key)
+        if sig.get("key_id") != ours or sig.get("alg") != SIGNATURE_ALG:
+            raise ModelIntegrityError(
+                f"refusing model {version!r}: signed with another key (key id {str(sig.get('key_id'))[:12]}, "
+                f"this registry's is {ours})"
+            )
+        expected = hmac.new(self._key, _canonical(meta), hashlib.sha256).hexdigest()
+        if not hmac.compare_digest(expected, sig["value"]):
+            raise ModelIntegrityError(
+                f"refusing model {version!r}: signature does not match its metadata "
+                "(metadata or checksum changed after signing)"
+            )
+        if meta.get("version") != version:
+            raise ModelIntegrityError(
+                f"refusing model {version!r}: its signed metadata names version {meta.get('version')!r}"
+            )
 
     # --- reading -------------------------------------------------------
     def current_version(self) -> str | None:
@@ -128,8 +249,9 @@ class ModelRegistry:
         return sorted(metas, key=lambda m: (m["trained_at"], m["version"]))
 
     def load(self, version: str) -> Detector:
-        """Load a version after checking its checksum and the types it contains."""
+        """Load a version after checking its signature, its checksum and the types it contains."""
         meta = self.metadata(version)
+        self.verify(version, meta)
         path = self.model_dir / "versions" / version / MODEL_FILE
         if not path.exists():
             raise ModelNotFoundError(f"model file missing for version {version!r}: {path}")
@@ -199,14 +321,17 @@ class ModelRegistry:
             "evaluation": evaluation,
             "sha256": digest,
         }
+        meta = self._sign(meta)
         (tmp / METADATA_FILE).write_text(json.dumps(meta, indent=2), encoding="utf-8")
         os.replace(tmp, root / version)
         det.version = version
         return version
 
     def update_metadata(self, version: str, **fields: Any) -> None:
+        """Change metadata fields of a version this registry signed, and sign it again."""
         meta = self.metadata(version)
-        meta.update(fields)
+        self.verify(version, meta)  # never re-sign what someone else wrote
+        meta = self._sign({**meta, **fields})
         _atomic_write(self.model_dir / "versions" / version / METADATA_FILE, json.dumps(meta, indent=2))
 
     def _history(self) -> list[str]:

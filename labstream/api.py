@@ -45,7 +45,7 @@ __all__ = ["create_api"]
 
 def _routers(settings: Settings, collector: Collector, registry: CollectorRegistry) -> list[APIRouter]:
     """Every router of the app. Other teams: add yours here (e.g. the detector's /analyze, /health)."""
-    detector = registry_getter(ModelRegistry(settings.model_dir), settings.model_poll_s, ensure=True)
+    detector = registry_getter(ModelRegistry.from_settings(settings), settings.model_poll_s, ensure=True)
     return [
         ingest_router(settings, collector),
         analyze_router(detector, max_errors=settings.api_max_listed_errors),

@@ -33,11 +33,7 @@ def _out(text: str) -> None:
 
 
 def _registry(settings: Settings) -> ModelRegistry:
-    return ModelRegistry(
-        settings.model_dir,
-        target_false_alert_rate=settings.target_false_alert_rate,
-        alert_window_s=settings.alert_window_s,
-    )
+    return ModelRegistry.from_settings(settings)
 
 
 def _iter_parquet(path: Path) -> Any:

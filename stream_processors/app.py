@@ -88,11 +88,7 @@ class Worker:
         (settings.data_dir / "faust").mkdir(parents=True, exist_ok=True)  # Faust makes no parents
         self.app = BatchApp(settings.app_id, **faust_settings(settings))
         self.app.fetch_max_wait_ms = settings.fetch_max_wait_ms
-        self.model_registry = ModelRegistry(
-            settings.model_dir,
-            target_false_alert_rate=settings.target_false_alert_rate,
-            alert_window_s=settings.alert_window_s,
-        )
+        self.model_registry = ModelRegistry.from_settings(settings)  # signing key from settings
         self.model = ModelHolder(self.model_registry.ensure_model(seed=42))
         self._set_model_metrics()
         self.processed: dict[tuple[str, int], int] = {}

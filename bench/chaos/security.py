@@ -1,7 +1,11 @@
 """Security: nobody gets in, tampered models are refused, nothing private leaks, the worker shows little.
 
 1. ``POST /v1/events``: no token 401, an unknown token 403, over the rate limit 429 with
-   ``Retry-After``, per token (another token still gets 202).
+   ``Retry-After``, per token (another token still gets 202). ``/analyze`` and ``/metrics``
+   take the token too; ``/health`` does not.
+1b. A hostile body, 1 MiB of ``[{},{},...]``: a 422 listing at most ``api_max_listed_errors``
+   errors (the rest counted), a response of a few KB, and ``/health`` and a small POST sent
+   once the big body is uploaded are answered before it (validation is off the event loop).
 2. Model files are verified before loading, through the running services: a promoted
    model whose file was changed on disk is refused by a running worker and by the API
    (both keep the model they have), and a worker does not start on it.
@@ -28,8 +32,9 @@ from detector import ModelRegistry
 
 STUDENT = "stud-PLANTED-7f3a9c"
 SECRET = "Pl4ntedS3cret9d1e"  # noqa: S105 - planted on purpose
-TOKEN_A = "chaos-token-A-5e8b1c2d9f"  # noqa: S105
-TOKEN_B = "chaos-token-B-0a4c7e6b13"  # noqa: S105
+TOKEN_A = "chaos-token-A-5e8b1c2d9f-7a3e0b6c4d1f8a2e"  # noqa: S105 - tokens need 32+ characters
+TOKEN_B = "chaos-token-B-0a4c7e6b13-2f9d5c8e1b7a4f6d"  # noqa: S105
+MAX_LISTED = 50
 WORKER_PATHS_ALLOWED = {"/health", "/ready", "/metrics", "/analyze"}
 WORKER_PATHS_PROBED = [
     "/",
@@ -58,12 +63,19 @@ async def run(env: Env) -> Account:
     key = settings.pseudonym_key.get_secret_value() if settings.pseudonym_key else ""
     planted = {"student id": STUDENT, "secret": SECRET, "pseudonym key": key, "api token": TOKEN_A}
     worker = env.worker(settings, "security")
-    api = ApiProcess(env, settings, [TOKEN_A, TOKEN_B], api_rate_limit_per_minute="30")
+    api = ApiProcess(
+        env,
+        settings,
+        [TOKEN_A, TOKEN_B],
+        api_rate_limit_per_minute="30",
+        api_max_listed_errors=str(MAX_LISTED),
+    )
     await asyncio.gather(asyncio.to_thread(worker.wait_ready), asyncio.to_thread(api.wait_ready))
     responses: list[str] = []
     notes: list[str] = []
     async with httpx.AsyncClient(base_url=api.url, timeout=30) as client:
         await _auth_and_rate(acc, client, responses, notes)
+        await _hostile_body(acc, client, notes)
         await _plant(acc, client, responses)
         await _web_exposure(acc, worker, notes)
         await _tampered_model(acc, env, settings, worker, client, notes)
@@ -75,7 +87,11 @@ async def run(env: Env) -> Account:
         "worker log": worker.log_path.read_text(errors="replace"),
         "api log": api.log(),
         "worker /metrics": worker.get("/metrics")[1].decode(errors="replace"),
-        "api /metrics": (await asyncio.to_thread(httpx.get, api.url + "/metrics", timeout=10)).text,
+        "api /metrics": (
+            await asyncio.to_thread(
+                httpx.get, api.url + "/metrics", headers={"Authorization": f"Bearer {TOKEN_B}"}, timeout=10
+            )
+        ).text,
         "error responses": "\n".join(responses),
         "topics": "\n".join(_decoded(t, k, v) for t, k, v in obs.raw + inputs),
     }
@@ -119,7 +135,42 @@ async def _auth_and_rate(
     )
     r = await client.post("/v1/events", json=body, headers={"Authorization": f"Bearer {TOKEN_B}"})
     acc.check(r.status_code == 202, f"other token while the first is limited: {r.status_code}")
+    for method, path in (("POST", "/analyze"), ("GET", "/metrics")):
+        r = await client.request(method, path, json={})
+        acc.check(r.status_code == 401, f"{method} {path} without a token: {r.status_code}")
+    acc.check((await client.get("/health")).status_code == 200, "/health needs no token")
     notes.append(f"401/403 ok, rate limit {codes.count(202)} x 202 then {limited} x 429, other token 202")
+
+
+async def _hostile_body(acc: Account, client: httpx.AsyncClient, notes: list[str]) -> None:
+    """1 MiB of ``[{},...]``: bounded 422, and other requests answered while it is validated."""
+    headers = {"Authorization": f"Bearer {TOKEN_B}", "Content-Type": "application/json"}
+    items = (1024 * 1024 - 2) // 3
+    body = b"[" + b",".join([b"{}"] * items) + b"]"
+    uploaded = asyncio.Event()
+
+    async def upload() -> Any:
+        for i in range(0, len(body), 64 * 1024):
+            yield body[i : i + 64 * 1024]
+        uploaded.set()  # resumed once the last chunk is written: the API holds the whole body
+
+    big = asyncio.create_task(client.post("/v1/events", content=upload(), headers=headers))
+    await uploaded.wait()
+    health = await client.get("/health")
+    small = await client.post("/v1/events", content=b"{not json", headers=headers)
+    served_meanwhile = not big.done()
+    r = await big
+    acc.check(health.status_code == 200 and small.status_code == 422, "requests during the big body")
+    acc.check(served_meanwhile, "/health and a small POST waited for the 1 MiB body's validation")
+    acc.check(r.status_code == 422, f"1 MiB of empty objects: {r.status_code}")
+    answer = r.json() if r.status_code == 422 else {}
+    listed, rest = len(answer.get("errors", [])), answer.get("errors_not_listed", 0)
+    acc.check(listed == MAX_LISTED and listed + rest >= items, f"errors: {listed} listed, {rest} more")
+    acc.check(len(r.content) < 200 * MAX_LISTED + 1024, f"a {len(r.content)}-byte answer to a hostile body")
+    notes.append(
+        f"1 MiB [{{}},...]: 422 of {len(r.content)} bytes ({listed} errors listed, {rest} counted), "
+        "/health and a small POST answered while it validated"
+    )
 
 
 async def _plant(acc: Account, client: httpx.AsyncClient, responses: list[str]) -> None:
@@ -189,13 +240,13 @@ async def _tampered_model(
     worker refuses to start on it."""
     model_dir = env.root / "models-tampered"
     shutil.copytree(settings.model_dir, model_dir)
-    registry = ModelRegistry(model_dir)
+    registry = ModelRegistry.from_settings(settings, model_dir)
     good = registry.current_version()
     assert good is not None
     before_api = (await client.get("/health")).json().get("model_version")
     before_worker = json.loads((await asyncio.to_thread(worker.get, "/ready"))[1]).get("model_version")
     # the running worker and API read settings.model_dir: tamper a new version there too
-    live = ModelRegistry(settings.model_dir)
+    live = ModelRegistry.from_settings(settings)
     bad = _tampered_copy(live, good)
     await asyncio.sleep(max(4.0, 2 * settings.model_poll_s))  # both poll the registry
     try:

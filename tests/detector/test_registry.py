@@ -79,11 +79,17 @@ def test_pickle_dressed_as_a_model_is_refused_even_with_a_matching_checksum(regi
     path.write_bytes(pickle.dumps({"format": 1, "forest": None}))
     with pytest.raises(ModelIntegrityError, match="sha256"):
         registry.load(version)
-    # the attacker also fixed the checksum: the file is still not a skops file
+    # the attacker also fixed the checksum, without the signing key: the signature no longer matches
     meta_path = path.parent / "metadata.json"
-    meta = json.loads(meta_path.read_text())
+    signed = meta_path.read_text()
+    meta = json.loads(signed)
     meta["sha256"] = sha256_of(path)
     meta_path.write_text(json.dumps(meta))
+    with pytest.raises(ModelIntegrityError, match="signature does not match"):
+        registry.load(version)
+    # even signed by the key's holder (the checksum re-signed), the file is still not a skops file
+    meta_path.write_text(signed)
+    registry.update_metadata(version, sha256=sha256_of(path))
     with pytest.raises(ModelIntegrityError, match="not a skops file"):
         registry.load(version)
 
