@@ -6,9 +6,10 @@
 1b. A hostile body, 1 MiB of ``[{},{},...]``: a 422 listing at most ``api_max_listed_errors``
    errors (the rest counted), a response of a few KB, and ``/health`` and a small POST sent
    once the big body is uploaded are answered before it (validation is off the event loop).
-2. Model files are verified before loading, through the running services: a promoted
-   model whose file was changed on disk is refused by a running worker and by the API
-   (both keep the model they have), and a worker does not start on it.
+2. Models are verified before loading, through the running services: a signed version
+   whose model file, or whose metadata, was changed on disk after signing and made current
+   is refused by a running worker and by the API (both keep the model they have), and a
+   worker does not start on it.
 3. Planted values (a student id, a secret in a command and in code, the pseudonym key,
    the API token) go through the API with a worker running, in valid and invalid
    events; then every topic's bytes (dead letters decoded), both logs, both
@@ -235,33 +236,43 @@ def _post(url: str, body: bytes) -> tuple[int, bytes]:
 async def _tampered_model(
     acc: Account, env: Env, settings: Any, worker: Any, client: httpx.AsyncClient, notes: list[str]
 ) -> None:
-    """Promote a copy of the current model, then change its file on disk (what an attacker with
-    write access to the model directory would do): running services keep their model, a new
-    worker refuses to start on it."""
+    """Save a properly signed version, then change it on disk (what an attacker with write access
+    to the model directory but without the signing key would do): once its model file, once its
+    metadata (the thresholds). Running services keep their model; a new worker refuses to start."""
     model_dir = env.root / "models-tampered"
     shutil.copytree(settings.model_dir, model_dir)
     registry = ModelRegistry.from_settings(settings, model_dir)
     good = registry.current_version()
     assert good is not None
-    before_api = (await client.get("/health")).json().get("model_version")
-    before_worker = json.loads((await asyncio.to_thread(worker.get, "/ready"))[1]).get("model_version")
-    # the running worker and API read settings.model_dir: tamper a new version there too
+    # the worker and the API both train a model when they start on an empty registry; the one promoted
+    # last is current, and each switches to it at its next poll: wait until both serve it
+    for _ in range(60):
+        before_api = (await client.get("/health")).json().get("model_version")
+        before_worker = json.loads((await asyncio.to_thread(worker.get, "/ready"))[1]).get("model_version")
+        if before_api == before_worker == good:
+            break
+        await asyncio.sleep(0.5)
+    acc.check(before_api == before_worker == good, f"serving {before_worker} and {before_api}, not {good}")
+    # the running worker and API read settings.model_dir: tamper new versions there too
     live = ModelRegistry.from_settings(settings)
-    bad = _tampered_copy(live, good)
-    await asyncio.sleep(max(4.0, 2 * settings.model_poll_s))  # both poll the registry
-    try:
-        ready = json.loads((await asyncio.to_thread(worker.get, "/ready"))[1])
-        acc.check(worker.proc.poll() is None, "worker died on a tampered model")
-        now = ready.get("model_version")
-        acc.check(now == before_worker, f"worker switched from {before_worker} to {now} (tampered {bad})")
-        after_api = (await client.get("/health")).json().get("model_version")
-        acc.check(after_api == before_api, f"API switched to {after_api} (tampered {bad})")
-        refused = "refusing model" in worker.log_path.read_text(errors="replace")
-        acc.check(refused, "worker log does not say it refused the model")
-    finally:
-        live.promote(good)  # restore the shared registry for the other scenarios
-        shutil.rmtree(settings.model_dir / "versions" / bad, ignore_errors=True)
-    _tampered_copy(registry, good)
+    for what in ("model file", "metadata"):
+        bad = _tampered_version(live, good, what)
+        await asyncio.sleep(max(4.0, 2 * settings.model_poll_s))  # both poll the registry
+        try:
+            ready = json.loads((await asyncio.to_thread(worker.get, "/ready"))[1])
+            acc.check(worker.proc.poll() is None, f"worker died on a tampered {what}")
+            now = ready.get("model_version")
+            acc.check(
+                now == before_worker, f"worker switched from {before_worker} to {now} (tampered {what})"
+            )
+            after_api = (await client.get("/health")).json().get("model_version")
+            acc.check(after_api == before_api, f"API switched to {after_api} (tampered {what})")
+            log = worker.log_path.read_text(errors="replace")
+            acc.check(f"refusing model {bad!r}" in log, f"worker log does not say it refused the {what}")
+        finally:
+            live.promote(good)  # restore the shared registry for the other scenarios
+            shutil.rmtree(settings.model_dir / "versions" / bad, ignore_errors=True)
+    _tampered_version(registry, good, "model file")
     fresh = env.worker(settings.model_copy(update={"model_dir": model_dir}), "security-tampered")
     assert fresh.proc is not None
     try:
@@ -270,19 +281,23 @@ async def _tampered_model(
         code = None
     log = fresh.log_path.read_text(errors="replace")
     acc.check(code not in (None, 0) and "refusing model" in log, f"worker on a tampered model: exit {code}")
-    notes.append(f"tampered model refused by running worker and API, new worker exits {code}")
+    notes.append(
+        f"signed versions changed on disk (model file; metadata) refused by running worker and API, "
+        f"new worker exits {code}"
+    )
 
 
-def _tampered_copy(registry: ModelRegistry, version: str) -> str:
-    """A copy of ``version`` under a new name, made current by hand, its file changed after."""
-    root = registry.model_dir / "versions"
-    bad = version + "-tampered"
-    shutil.copytree(root / version, root / bad)
-    meta = json.loads((root / bad / "metadata.json").read_text())
-    meta["version"] = bad
-    (root / bad / "metadata.json").write_text(json.dumps(meta))
-    with (root / bad / "model.skops").open("ab") as f:
-        f.write(b"\x00tampered")
+def _tampered_version(registry: ModelRegistry, good: str, what: str) -> str:
+    """A signed copy of ``good`` saved by the registry, then changed without the key and made current."""
+    bad = registry.save(registry.load(good), {"source": "chaos security", "to be tampered": what})
+    root = registry.model_dir / "versions" / bad
+    if what == "model file":
+        with (root / "model.skops").open("ab") as f:
+            f.write(b"\x00tampered")
+    else:  # thresholds a hundred times higher: an attacker silencing alerts
+        meta = json.loads((root / "metadata.json").read_text())
+        meta["thresholds"] = {k: v * 100 for k, v in meta["thresholds"].items()}
+        (root / "metadata.json").write_text(json.dumps(meta))
     (registry.model_dir / "CURRENT").write_text(bad + "\n")
     return bad
 
