@@ -23,7 +23,11 @@ SCHEMA_PATH = Path(__file__).parent / "data" / "compose-spec.json"
 # The schema declares draft 2019-09 by its old URI (`http://json-schema.org/draft/2019-09/schema#`),
 # which jsonschema does not map: name the draft explicitly.
 _VALIDATOR = jsonschema.Draft201909Validator
-REQUIRED_ENV = {"LABSTREAM_PSEUDONYM_KEY": "test-key", "LABSTREAM_API_TOKENS": "test-token"}
+REQUIRED_ENV = {
+    "LABSTREAM_PSEUDONYM_KEY": "test-key",
+    "LABSTREAM_API_TOKENS": "test-token-" + "t" * 32,
+    "LABSTREAM_MODEL_SIGNING_KEY": "test-signing-key-" + "s" * 32,
+}
 
 
 def _compose() -> dict[str, Any]:
