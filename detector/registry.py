@@ -252,6 +252,23 @@ class ModelRegistry:
         """Load a version after checking its signature, its checksum and the types it contains."""
         meta = self.metadata(version)
         self.verify(version, meta)
+        return self._load_checked_file(version, meta)
+
+    def sign(self, version: str) -> None:
+        """Vouch for a version saved before models were signed, or under another key: check its
+        checksum and the types it contains (as :meth:`load` does), then sign its metadata with
+        this registry's key. Only for versions whose origin you know."""
+        meta = self.metadata(version)
+        if meta.get("version") != version:
+            raise ModelIntegrityError(
+                f"refusing model {version!r}: its metadata names {meta.get('version')!r}"
+            )
+        self._load_checked_file(version, meta)
+        _atomic_write(
+            self.model_dir / "versions" / version / METADATA_FILE, json.dumps(self._sign(meta), indent=2)
+        )
+
+    def _load_checked_file(self, version: str, meta: dict[str, Any]) -> Detector:
         path = self.model_dir / "versions" / version / MODEL_FILE
         if not path.exists():
             raise ModelNotFoundError(f"model file missing for version {version!r}: {path}")

@@ -223,6 +223,15 @@ def _promote(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _sign(args: argparse.Namespace, settings: Settings) -> int:
+    try:
+        _registry(settings).sign(args.version)
+    except DetectorError as e:
+        raise ModelCommandError(f"cannot sign {args.version}: {e}") from e
+    _out(f"signed {args.version}")
+    return 0
+
+
 def _rollback(args: argparse.Namespace, settings: Settings) -> int:
     try:
         version = _registry(settings).rollback()
@@ -266,6 +275,13 @@ def register(subparsers: Any) -> None:
     sub.add_parser("rollback", help="re-promote the previously promoted version").set_defaults(
         handler=_rollback
     )
+    sg = sub.add_parser(
+        "sign",
+        help="vouch for VERSION saved before models were signed (or under an old key): "
+        "checks its checksum and types, then signs it with the current key",
+    )
+    sg.add_argument("version")
+    sg.set_defaults(handler=_sign)
 
 
 def _checked_train(args: argparse.Namespace, settings: Settings) -> int:

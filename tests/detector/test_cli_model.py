@@ -90,3 +90,17 @@ def test_synthetic_list_promote_rollback(model_dir, capsys):
 def test_topic_needs_a_time_range(model_dir, capsys):
     assert main(["model", "train", "--topic", "network-metrics"]) == 2
     assert "--start and --end" in capsys.readouterr().err
+
+
+def test_sign_vouches_for_an_unsigned_version(model_dir, capsys):
+    """``labstream model sign``: a version saved before models were signed loads again (issue 15)."""
+    assert main(["model", "train", "--synthetic", "--devices", "20", "--minutes", "200"]) == 0
+    version = json.loads(capsys.readouterr().out)["version"]
+    meta_path = model_dir / "versions" / version / "metadata.json"
+    meta = json.loads(meta_path.read_text())
+    del meta["signature"]
+    meta_path.write_text(json.dumps(meta))
+    assert main(["model", "promote", version]) == 2  # refused: unsigned
+    assert "unsigned" in capsys.readouterr().err
+    assert main(["model", "sign", version]) == 0 and main(["model", "promote", version]) == 0
+    assert ModelRegistry(model_dir).current_version() == version

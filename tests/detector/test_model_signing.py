@@ -116,3 +116,24 @@ def test_keys_from_settings(tmp_path: Path) -> None:
     from_file = Settings(model_dir=tmp_path / "m", model_signing_key_file=tmp_path / "key")
     with pytest.raises(ModelIntegrityError, match="another key"):
         ModelRegistry.from_settings(from_file).load_current()
+
+
+def test_sign_vouches_for_an_older_unsigned_version_after_checking_it(
+    signed: tuple[ModelRegistry, str],
+) -> None:
+    reg, version = signed
+    meta = json.loads(_meta_path(reg, version).read_text())
+    del meta["signature"]  # as saved before models were signed
+    _meta_path(reg, version).write_text(json.dumps(meta))
+    with pytest.raises(ModelIntegrityError, match="unsigned"):
+        reg.load(version)
+    reg.sign(version)
+    assert reg.load(version).version == version
+    # a version whose file does not match its checksum is not signed
+    _meta_path(reg, version).write_text(json.dumps(meta))
+    with (reg.model_dir / "versions" / version / MODEL_FILE).open("ab") as f:
+        f.write(b"x")
+    with pytest.raises(ModelIntegrityError, match="sha256"):
+        reg.sign(version)
+    with pytest.raises(ModelIntegrityError, match="unsigned"):
+        reg.load(version)
