@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import APIRouter, FastAPI
+from pydantic import BaseModel
 
 from labstream.api import create_api
 from labstream.api_guard import PUBLIC_PATHS
@@ -25,6 +26,12 @@ pytestmark = pytest.mark.integration
 TOKEN = "guard-test-token-" + "g" * 24  # noqa: S105 - a test token
 OTHER = "guard-test-other-" + "o" * 24  # noqa: S105
 LIMIT = 4096
+
+
+class Item(BaseModel):  # a body model a later route might declare
+    a: int
+    b: int
+    c: int
 
 
 @pytest.fixture
@@ -192,3 +199,21 @@ async def test_failed_authentication_is_limited_per_address(make_app: Callable[.
         for _ in range(5):
             assert (await b.get("/metrics", headers=good)).status_code == 200
         assert (await b.get("/metrics", headers={"Authorization": "Bearer nope"})).status_code == 403
+
+
+async def test_a_later_routes_own_422_is_bounded_and_echoes_nothing(make_app: Callable[..., FastAPI]) -> None:
+    """FastAPI validates a route's declared body model itself: the app's handler bounds that 422 too."""
+    extra = APIRouter()
+
+    @extra.post("/v1/items")
+    async def items(item: Item) -> dict[str, int]:
+        return {"sum": item.a + item.b + item.c}
+
+    app = make_app(routers=(extra,), api_max_listed_errors=2)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://api") as c:
+        r = await c.post(
+            "/v1/items", json={"a": "planted-VALUE-9"}, headers={"Authorization": f"Bearer {TOKEN}"}
+        )
+    assert r.status_code == 422
+    assert len(r.json()["detail"]) == 2 and r.json()["errors_not_listed"] == 1
+    assert "planted-VALUE-9" not in r.text
