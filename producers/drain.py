@@ -18,6 +18,13 @@ drainer sends anything. Records
 past the committed prefix that did arrive are sent again: duplicates with the same
 ``event_id``, never reordered.
 
+A record Kafka refuses for good (not retriable: too large for the broker, for instance) is
+given up on, counted in ``labstream_collector_lost_total{reason="kafka_rejected"}``, and the
+drain goes on past it: one bad record never stalls the records behind it.
+
+In the durable mode (``outbox``) every event goes through the spool and the drainer is the
+only sender: it never switches back to direct sends.
+
 A retired producer is closed without waiting. That also covers a kafka-python 2.3.3 defect that
 can leave a producer unable to send to a partition for good: when a produce request fails
 (request timeout, disconnect) after its batch passed ``delivery_timeout_ms``,
@@ -37,7 +44,7 @@ from typing import Any
 
 from kafka.errors import KafkaError, KafkaTimeoutError
 
-from producers.delivery import freeze, is_frozen
+from producers.delivery import freeze, is_frozen, is_retriable
 from producers.spool import Spool
 
 __all__ = ["DeliveryState", "Drainer"]
@@ -60,6 +67,8 @@ class DeliveryState:
     barrier: bool = False  # sends started failing: flush in-flight ones into the spool first
     flush_timeout: float = 35.0  # longest wait for a producer's sends: delivery timeout + a margin
     spool_failed: Callable[[], None] = lambda: None  # failed direct sends to the spool, in send order
+    on_lost: Callable[[int, str], None] = lambda n, reason: None  # events given up on, counted
+    outbox: bool = False  # durable mode: every event through the spool, never back to direct sends
 
 
 class Drainer(threading.Thread):
@@ -83,7 +92,7 @@ class Drainer(threading.Thread):
 
     def wait_drained(self, timeout: float) -> bool:
         deadline = time.monotonic() + timeout
-        while self._s.spooling or self._spool.depth:
+        while (self._s.spooling and not self._s.outbox) or self._spool.depth:
             if time.monotonic() >= deadline:
                 return False
             self._wake.set()
@@ -117,6 +126,8 @@ class Drainer(threading.Thread):
                 return False
         producer = s.producer
         if self._spool.depth == 0:
+            if s.outbox:
+                return False
             with s.lock:
                 if self._spool.depth == 0:
                     s.spooling = False
@@ -125,11 +136,14 @@ class Drainer(threading.Thread):
                     return False
         records = self._spool.peek(_BATCH)
         futures = []
+        refused: BaseException | None = None  # send() itself refused the record after the futures
         for topic, key, value in records:
             try:
                 fut = producer.send(topic, key=key, value=value)
-            except KafkaError:
-                freeze(producer)
+            except KafkaError as e:
+                refused = e
+                if is_retriable(e):
+                    freeze(producer)
                 break
             fut.add_errback(self._on_drain_error, producer)
             futures.append((topic, fut))
@@ -143,6 +157,15 @@ class Drainer(threading.Thread):
                 break
             ok += 1
             s.on_published(topic)
+        failure = refused if ok == len(futures) else futures[ok][1].exception
+        if failure is not None and ok < len(records) and not is_retriable(failure):
+            # Kafka will never take this record: give it up (counted) rather than stall the rest
+            s.on_lost(1, "kafka_rejected")
+            log.error("spool drain: Kafka refused a record for good (%s); skipped", type(failure).__name__)
+            self._spool.commit(ok + 1)
+            if refused is None:
+                self._retire(producer)  # frozen by the errback: a fresh one for the rest
+            return True
         self._spool.commit(ok)
         if ok < len(records):
             log.warning("spool drain: Kafka took %d of %d records; retrying the rest", ok, len(records))
@@ -162,6 +185,7 @@ class Drainer(threading.Thread):
             log.warning("a frozen producer still holds sends after %.0f s", self._s.flush_timeout)
         self._s.spool_failed()
         self._retire(producer)
+        self._s.spool_failed()  # what closing it failed, before anything newer is spooled
 
     def _retire(self, producer: Any) -> None:
         """Drop a producer that failed a send; the next attempt connects a fresh one.

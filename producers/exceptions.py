@@ -42,9 +42,13 @@ class InvalidEventError(CollectorError, ValueError):
 
 
 class SpoolError(CollectorError):
-    """The on-disk spool could not take an event; ``retriable``: the same call may succeed later."""
+    """The on-disk spool could not take an event; ``retriable``: the same call may succeed later.
+
+    ``accepted``: of a batch (``Collector.submit_many``), how many of the first events were taken.
+    """
 
     retriable = False
+    accepted = 0
 
 
 class SpoolFullError(SpoolError):

@@ -3,8 +3,11 @@
 One event (a JSON object) or a batch (a JSON array), with a bearer token. A
 batch is all-or-nothing on validation: one invalid event rejects the whole
 request with a 422 listing every error as ``{"index", "field", "message"}``
-(values are never echoed). Accepted events take the collector's path:
-pseudonymised, scrubbed, published or spooled; 202 ``{"accepted": n}``.
+(values are never echoed). Accepted events take the collector's durable path:
+pseudonymised, scrubbed, appended to the on-disk spool and fsynced, then sent to Kafka by the
+collector's drainer. 202 ``{"accepted": n}`` is answered only once every event of the request
+is on disk, so a crash of this process after the answer loses none of them; when the spool
+cannot take them (full, disk error) the answer is 503 with ``Retry-After``.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from starlette.concurrency import run_in_threadpool
 
 from labstream.settings import Settings
 from producers.collector import Collector
-from producers.exceptions import InvalidEventError, SpoolFullError
+from producers.exceptions import InvalidEventError, SpoolError
 from producers.validation import validate_event
 from schemas import CollectorEvent
 
@@ -37,7 +40,7 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
     413: {"description": "Body larger than api_max_request_bytes"},
     422: {"description": "Malformed JSON or invalid events: errors by index, field, message"},
     429: {"description": "Rate limit per token exceeded (see Retry-After)"},
-    503: {"description": "Kafka is away and the spool is full (see Retry-After)"},
+    503: {"description": "The spool cannot take the events (full, disk error): retry (see Retry-After)"},
 }
 
 
@@ -75,11 +78,11 @@ def _error(status: int, detail: str, headers: dict[str, str] | None = None, **ex
 
 
 def _submit_all(collector: Collector, events: list[Any]) -> tuple[int, bool]:
-    for i, event in enumerate(events):
-        try:
-            collector.submit(event)
-        except SpoolFullError:
-            return i, True
+    """Every event fsynced in the spool (durable), or how many of the first ones were, and False."""
+    try:
+        collector.submit_many(events, durable=True)
+    except SpoolError as e:
+        return e.accepted, True
     return len(events), False
 
 
@@ -166,9 +169,12 @@ def ingest_router(settings: Settings, collector: Collector) -> APIRouter:
             # all-or-nothing: every event of the batch was refused, the invalid ones and the rest
             collector.metrics.rejected.labels(reason="invalid").inc(len(batch))
             return _error(422, "invalid events: nothing was accepted", errors=errors)
-        accepted, full = await run_in_threadpool(_submit_all, collector, events)
-        if full:
-            return _error(503, "Kafka unavailable and spool full", {"Retry-After": "30"}, accepted=accepted)
+        # in a worker thread: the fsync must not hold up the event loop
+        accepted, refused = await run_in_threadpool(_submit_all, collector, events)
+        if refused:
+            return _error(
+                503, "events not stored: spool full or disk error", {"Retry-After": "5"}, accepted=accepted
+            )
         return JSONResponse({"accepted": accepted}, status_code=202)
 
     return router
