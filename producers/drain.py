@@ -151,21 +151,21 @@ class Drainer(threading.Thread):
             producer.flush(s.flush_timeout)
         except KafkaTimeoutError:
             pass  # what was acknowledged is committed below; the producer is retired
-        ok = 0
+        ok = given_up = 0  # the prefix that is done with: acknowledged, or refused for good
         for topic, fut in futures:
-            if not fut.succeeded():
+            if fut.succeeded():
+                s.on_published(topic)
+            elif fut.failed() and not is_retriable(fut.exception):
+                given_up += 1  # Kafka will never take it: give it up (counted), do not stall the rest
+            else:
                 break
             ok += 1
-            s.on_published(topic)
-        failure = refused if ok == len(futures) else futures[ok][1].exception
-        if failure is not None and ok < len(records) and not is_retriable(failure):
-            # Kafka will never take this record: give it up (counted) rather than stall the rest
-            s.on_lost(1, "kafka_rejected")
-            log.error("spool drain: Kafka refused a record for good (%s); skipped", type(failure).__name__)
-            self._spool.commit(ok + 1)
-            if refused is None:
-                self._retire(producer)  # frozen by the errback: a fresh one for the rest
-            return True
+        if refused is not None and ok == len(futures) and not is_retriable(refused):
+            given_up += 1
+            ok += 1
+        if given_up:
+            s.on_lost(given_up, "kafka_rejected")
+            log.error("spool drain: Kafka refused %d records for good; skipped", given_up)  # noqa: TRY400
         self._spool.commit(ok)
         if ok < len(records):
             log.warning("spool drain: Kafka took %d of %d records; retrying the rest", ok, len(records))
@@ -174,8 +174,12 @@ class Drainer(threading.Thread):
 
     @staticmethod
     def _on_drain_error(producer: Any, exc: BaseException) -> None:
-        """Runs in kafka-python's sender thread: stop the partition's later batches from arriving."""
-        freeze(producer)
+        """Runs in kafka-python's sender thread: stop the partition's later batches from arriving.
+
+        Not for a record refused for good: it is given up, so the records after it may go on.
+        """
+        if is_retriable(exc):
+            freeze(producer)
 
     def _settle(self, producer: Any) -> None:
         """A producer frozen by a failed direct send: let its failures reach the spool, retire it."""
