@@ -77,17 +77,21 @@ def _error(status: int, detail: str, headers: dict[str, str] | None = None, **ex
     return JSONResponse({"detail": detail, **extra}, status_code=status, headers=headers)
 
 
-def _submit_all(collector: Collector, events: list[Any]) -> tuple[int, bool]:
+def _submit_all(collector: Collector, events: list[Any], durable: bool = True) -> tuple[int, bool]:
     """Every event fsynced in the spool (durable), or how many of the first ones were, and False."""
     try:
-        collector.submit_many(events, durable=True)
+        collector.submit_many(events, durable=durable)
     except SpoolError as e:
         return e.accepted, True
     return len(events), False
 
 
-def ingest_router(settings: Settings, collector: Collector) -> APIRouter:
-    """The ``/v1/events`` router bound to a collector and the API settings."""
+def ingest_router(settings: Settings, collector: Collector, *, durable: bool = True) -> APIRouter:
+    """The ``/v1/events`` router bound to a collector and the API settings.
+
+    ``durable=False`` is the old acceptance (202 once the events are in kafka-python's buffer): only
+    ``bench.collector`` uses it, as the baseline of what durability costs.
+    """
     router = APIRouter(tags=["ingest"])
     tokens = [
         (t.get_secret_value() if isinstance(t, SecretStr) else str(t)).encode("utf-8")
@@ -170,7 +174,7 @@ def ingest_router(settings: Settings, collector: Collector) -> APIRouter:
             collector.metrics.rejected.labels(reason="invalid").inc(len(batch))
             return _error(422, "invalid events: nothing was accepted", errors=errors)
         # in a worker thread: the fsync must not hold up the event loop
-        accepted, refused = await run_in_threadpool(_submit_all, collector, events)
+        accepted, refused = await run_in_threadpool(_submit_all, collector, events, durable)
         if refused:
             return _error(
                 503, "events not stored: spool full or disk error", {"Retry-After": "5"}, accepted=accepted
