@@ -37,20 +37,28 @@ __all__ = ["TRIGGER", "scrub_positional"]
 TRIGGER = ("connect", "driver", "auth", "device", "login", "scrapli")
 """Lower-case words one of which is in any code this pass can change (cheaper than the regex)."""
 
-_CALLS: tuple[tuple[str, tuple[int, ...]], ...] = (
-    (r"\bConnectHandler\s*\(", (3, 4)),
-    (r"\bget_network_driver\s*\([^()\n]*\)\s*\(", (2,)),
-    (r"\.(?:connect|connect_ssh)\s*\(", (3,)),
-    (r"\b(?:Scrapli|(?:Async)?(?:IOSXE|IOSXR|NXOS|EOS|Junos|Generic|Network)Driver)\s*\(", (3,)),
-    (r"\bHTTP(?:Basic|Digest|Proxy)Auth\s*\(", (1,)),
-    (r"\bauth\s*=\s*\(", (1,)),
-    (r"\bDevice\s*\(", (2,)),
-    (r"\blogin\s*\(", (1,)),
+_CALLS: tuple[tuple[str, str, tuple[int, ...]], ...] = (
+    # (lower-case needle the code must contain, pattern starting with a literal, secret positions)
+    ("connecthandler", r"ConnectHandler\s*\(", (3, 4)),
+    ("get_network_driver", r"get_network_driver\s*\([^()\n]*\)\s*\(", (2,)),
+    (".connect", r"\.connect(?:_ssh)?\s*\(", (3,)),
+    ("scrapli", r"Scrapli\s*\(", (3,)),
+    ("driver", r"(?:Async)?(?:IOSXE|IOSXR|NXOS|EOS|Junos|Generic|Network)Driver\s*\(", (3,)),
+    ("auth(", r"HTTP(?:Basic|Digest|Proxy)Auth\s*\(", (1,)),
+    ("auth", r"auth\s*=\s*\(", (1,)),
+    ("device", r"Device\s*\(", (2,)),
+    ("login", r"login\s*\(", (1,)),
 )
-_CALL_RE = re.compile("|".join(f"(?P<c{i}>{p})" for i, (p, _) in enumerate(_CALLS)))
-_DRIVER_NAME = re.compile(r"\b(\w+)\s*=\s*(?:\w+\.)*get_network_driver\s*\(")
-_STRING = re.compile(r"(?P<prefix>[rRbBuU]{0,2})(?P<q>'''|\"\"\"|'|\")")
-_CLOSE = {"(": ")", "[": "]", "{": "}"}
+_COMPILED = tuple((needle, re.compile(p), pos) for needle, p, pos in _CALLS)
+_DRIVER_NAME = re.compile(r"(\w+)[ \t]*=[ \t]*(?:\w+\.)*get_network_driver\s*\(")
+_STRING = re.compile(r"(?P<prefix>[rRbBuU]{0,2})(?P<q>\'\'\'|\"\"\"|\'|\")")
+_TOKEN = re.compile(
+    r"""(?P<s>[rRbBuU]{0,2}(?:'''(?:[^\\]|\\.)*?'''|\"\"\"(?:[^\\]|\\.)*?\"\"\""""
+    r"""|'(?:[^'\\\n]|\\.)*'|"(?:[^"\\\n]|\\.)*"))"""
+    r"|(?P<open>[(\[{])|(?P<close>[)\]}])|(?P<comma>,)|(?P<kw>(?<![=!<>])=(?!=))|(?P<star>\*)"
+    r"|(?P<skip>\s+|#[^\n]*)|(?P<other>[^\s'\"()\[\]{},=*#]+|.)",
+    re.DOTALL,
+)
 
 
 def _args(code: str, at: int) -> list[tuple[int, int, bool]]:
@@ -60,57 +68,32 @@ def _args(code: str, at: int) -> list[tuple[int, int, bool]]:
     first keyword argument, ``*``/``**`` unpacking, or the call's closing parenthesis.
     """
     out: list[tuple[int, int, bool]] = []
-    depth: list[str] = []
-    start, i, n = at, at, len(code)
-    literal_only = True  # the argument so far is one string literal
-    seen_literal = False
-    while i < n:
-        ch = code[i]
-        m = _STRING.match(code, i) if ch in "'\"rRbBuU" else None
-        if m and (m.group("prefix") == "" or not (code[i - 1 : i].isalnum() or code[i - 1 : i] == "_")):
-            q = m.group("q")
-            end = code.find(q, m.end())
-            while end > 0 and len(q) == 1 and _escaped(code, end):
-                end = code.find(q, end + 1)
-            if end < 0:
-                return out
-            if not depth and code[start:i].strip() == "" and not seen_literal:
-                seen_literal = True
-            else:
-                literal_only = False
-            i = end + len(q)
+    depth = 0
+    start = at
+    tokens = 0  # significant tokens in the current argument
+    literal = False  # the current argument's only token is a string literal
+    for m in _TOKEN.finditer(code, at):
+        kind = m.lastgroup
+        if kind == "skip":
             continue
-        if ch == "#":
-            nl = code.find("\n", i)
-            i = n if nl < 0 else nl
-            continue
-        if ch in _CLOSE:
-            depth.append(_CLOSE[ch])
-            literal_only = False
-        elif ch in ")]}":
-            if not depth:  # the call's closing parenthesis
-                if code[start:i].strip():
-                    out.append((start, i, literal_only and seen_literal))
+        if depth == 0:
+            if kind == "close":
+                if tokens:
+                    out.append((start, m.start(), literal and tokens == 1))
                 return out
-            depth.pop()
-        elif not depth and ch == ",":
-            out.append((start, i, literal_only and seen_literal))
-            start, literal_only, seen_literal = i + 1, True, False
-        elif not depth and ch == "=" and code[i + 1 : i + 2] != "=" and code[i - 1 : i] not in "=!<>":
-            return out  # a keyword argument: the positional ones are over
-        elif not depth and ch == "*" and code[start:i].strip() == "":
-            return out
-        elif not ch.isspace():
-            literal_only = False
-        i += 1
+            if kind == "comma":
+                out.append((start, m.start(), literal and tokens == 1))
+                start, tokens, literal = m.end(), 0, False
+                continue
+            if kind == "kw" or (kind == "star" and tokens == 0):
+                return out  # a keyword argument or unpacking: the positional ones are over
+        if kind == "open":
+            depth += 1
+        elif kind == "close":
+            depth -= 1
+        tokens += 1
+        literal = kind == "s" and tokens == 1
     return out
-
-
-def _escaped(code: str, at: int) -> bool:
-    backslashes = 0
-    while at - 1 - backslashes >= 0 and code[at - 1 - backslashes] == "\\":
-        backslashes += 1
-    return backslashes % 2 == 1
 
 
 def scrub_positional(code: str, low: str, counts: list[str]) -> str:
@@ -118,13 +101,16 @@ def scrub_positional(code: str, low: str, counts: list[str]) -> str:
     if not any(w in low for w in TRIGGER):
         return code
     spans: list[tuple[int, int]] = []
-    drivers = {m.group(1) for m in _DRIVER_NAME.finditer(code)}
     calls: list[tuple[int, tuple[int, ...]]] = []
-    for m in _CALL_RE.finditer(code):
-        which = int(next(k for k, v in m.groupdict().items() if v is not None)[1:])
-        calls.append((m.end(), _CALLS[which][1]))
-    for name in drivers:
-        calls += [(m.end(), (2,)) for m in re.finditer(rf"\b{re.escape(name)}\s*\(", code)]
+    for needle, pattern, positions in _COMPILED:
+        if needle in low:
+            for m in pattern.finditer(code):
+                before = code[m.start() - 1 : m.start()]
+                if needle == ".connect" or not (before.isalnum() or before == "_"):
+                    calls.append((m.end(), positions))
+    if "get_network_driver" in low:
+        for name in {m.group(1) for m in _DRIVER_NAME.finditer(code)}:
+            calls += [(m.end(), (2,)) for m in re.finditer(rf"(?<!\w){re.escape(name)}\s*\(", code)]
     for at, positions in calls:
         args = _args(code, at)
         for p in positions:
