@@ -65,11 +65,14 @@ def test_failed_sends_the_spool_cannot_take_wait_then_are_counted(
         for i in range(20, 120):  # 100 events into kafka-python's buffer; they will fail
             _cmd(c, i)
         deadline = time.monotonic() + 20
-        while not c._failed and time.monotonic() < deadline:  # noqa: SLF001
+        while time.monotonic() < deadline:  # until all 100 failed: spooled or waiting
             time.sleep(0.05)
             c.delivery.spool_failed()
-        waiting = len(c._failed)  # noqa: SLF001
-        assert waiting > 0 and c.spool.depth + waiting == 100, (c.spool.depth, waiting)
+            with c.delivery.lock:
+                depth, waiting = c.spool.depth, len(c._failed)  # noqa: SLF001
+            if depth + waiting == 100:
+                break
+        assert waiting > 0 and depth + waiting == 100, (depth, waiting)
         assert c.lost == 0  # nothing given up on yet: they wait
         with pytest.raises(SpoolError):  # a newer event must not overtake the waiting ones
             _cmd(c, 500)
