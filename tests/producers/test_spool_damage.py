@@ -125,15 +125,17 @@ def test_file_size_limit_efbig_is_an_error_then_appends_resume(tmp_path) -> None
     pos_pick=st.integers(min_value=0, max_value=1 << 30),
     xor=st.integers(min_value=1, max_value=255),
     reopen=st.booleans(),
+    size=st.integers(min_value=0, max_value=300),
 )
 def test_one_flipped_byte_loses_at_most_the_record_it_hit(
-    n: int, seg_pick: int, pos_pick: int, xor: int, reopen: bool
+    n: int, seg_pick: int, pos_pick: int, xor: int, reopen: bool, size: int
 ) -> None:
+    """Segments of 4 KiB: up to 60 records of up to ~320 bytes span several, and any can be hit."""
     with tempfile.TemporaryDirectory() as d:
         root = Path(d)
         corrupt: list[int] = []
         s = Spool(root, 1 << 20, fsync="never", segment_bytes=4096, on_corrupt=corrupt.append)
-        values = _fill(s, n)
+        values = _fill(s, n, size=size)
         segs = [p for p in _segments(root) if p.stat().st_size]
         seg = segs[seg_pick % len(segs)]
         data = bytearray(seg.read_bytes())
