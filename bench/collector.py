@@ -1,4 +1,5 @@
-"""Collector throughput (scrub + pseudonym + publish) as a ratio to raw kafka-python in the same run.
+"""Collector throughput (scrub + pseudonym + publish) as a ratio to raw kafka-python in the same run,
+and what durable acceptance costs (HTTP ingest and SDK, durable against fire-and-forget).
 
 Both sides send the same N events to the same broker with the same producer
 configuration (``producers.delivery.producer_config``); the baseline sends the
@@ -8,16 +9,28 @@ collector; the best round of each side counts (five each: on a shared 2-core
 machine one busy second elsewhere halves a round, and two rounds each left the
 ratio at the mercy of which side it hit).
 
+What durability costs: ``POST /v1/events`` served by uvicorn in this process, four client
+threads posting batches of 1 and of 100 events, with the durable acceptance (202 once the
+request's events are fsynced in the spool) against the old one (202 once they are in
+kafka-python's buffer); and the SDK publishing one call at a time, ``Collector(durable=True)``
+against the default, plus durable ``submit_many`` of 100. Each rate runs until every event is
+on Kafka (flush, or the spool drained), so both sides count delivered events. The spool is in
+a directory on the same disk as the working tree (fsync is real). Rounds alternate the two
+sides; the best round of each counts, as above.
+
     python -m bench.collector            # starts an embedded broker
 """
 
 from __future__ import annotations
 
+import json
 import random
 import sys
 import tempfile
+import threading
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +40,7 @@ from labstream.broker import EmbeddedBroker, ensure_topics
 from labstream.settings import Settings, Topics
 from producers import Collector, validate_event
 from producers.delivery import broker_supports_idempotence, producer_config
+from producers.http import ingest_router
 from schemas import CollectorEventT
 
 N = 50_000
@@ -132,10 +146,155 @@ def _raw_rate(bootstrap: str, tmp: Path, evs: list[CollectorEventT]) -> float:
 
 
 ROUNDS = 5
+DURABLE_ROUNDS = 3
+HTTP_THREADS = 4
+
+
+def _raw_events(n: int, seed: int = 2) -> list[dict[str, Any]]:
+    """The JSON bodies of :func:`events` (with their event ids), for the HTTP benchmark."""
+    return [json.loads(e.model_dump_json()) for e in events(n, seed)]
+
+
+def _deliver(c: Collector) -> None:
+    """Until every event taken is on Kafka (both modes)."""
+    c.flush()
+    if not c.wait_drained(300):
+        raise RuntimeError(f"spool not drained ({c.spool.depth} left)")
+
+
+def _http_rate(bootstrap: str, tmp: Path, bodies: list[bytes], n_events: int, durable: bool) -> float:
+    import httpx
+    import uvicorn
+    from fastapi import FastAPI
+
+    from labstream.broker import free_port
+
+    token = "bench-token-" + "b" * 24
+    s = _settings(bootstrap, tmp).model_copy(
+        update={"api_tokens": [token], "api_rate_limit_per_minute": 10_000_000}
+    )
+    with Collector(s, spool_fsync="never") as c:
+        app = FastAPI()
+        app.include_router(ingest_router(s, c, durable=durable))
+        port = free_port()
+        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        while not server.started:
+            time.sleep(0.01)
+        errors: list[int] = []
+
+        def post(part: list[bytes]) -> None:
+            headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+            with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers=headers, timeout=60) as client:
+                for body in part:
+                    r = client.post("/v1/events", content=body)
+                    if r.status_code != 202:
+                        errors.append(r.status_code)
+
+        try:
+            t0 = time.perf_counter()
+            workers = [
+                threading.Thread(target=post, args=(bodies[i::HTTP_THREADS],)) for i in range(HTTP_THREADS)
+            ]
+            for w in workers:
+                w.start()
+            for w in workers:
+                w.join()
+            _deliver(c)
+            elapsed = time.perf_counter() - t0
+        finally:
+            server.should_exit = True
+            thread.join(10)
+        if errors:
+            raise RuntimeError(f"HTTP benchmark got {len(errors)} non-202 answers: {sorted(set(errors))}")
+        return n_events / elapsed
+
+
+def _sdk_rate(bootstrap: str, tmp: Path, evs: list[CollectorEventT], mode: str) -> float:
+    with Collector(_settings(bootstrap, tmp), spool_fsync="never", durable=mode != "fire-and-forget") as c:
+        t0 = time.perf_counter()
+        if mode == "durable batches of 100":
+            for i in range(0, len(evs), 100):
+                c.submit_many(evs[i : i + 100])
+        else:
+            for e in evs:
+                c.submit(e)
+        _deliver(c)
+        return len(evs) / (time.perf_counter() - t0)
+
+
+def _best_of(rounds: int, sides: dict[str, Callable[[], float]]) -> dict[str, list[float]]:
+    out: dict[str, list[float]] = {k: [] for k in sides}
+    for _ in range(rounds):
+        for name, f in sides.items():
+            out[name].append(f())
+    return out
+
+
+def _ratio_row(name: str, got: dict[str, list[float]], num: str, den: str, what: str) -> dict[str, Any]:
+    a, b = max(got[num]), max(got[den])
+    return {
+        "name": name,
+        "value": round(a / b, 3),
+        "unit": "ratio",
+        "target": "",
+        "detail": f"{what}, best of {len(got[num])} rounds: {num} {a:,.0f}/s vs {den} {b:,.0f}/s"
+        f" (rounds: {num} {', '.join(f'{x:,.0f}' for x in got[num])};"
+        f" {den} {', '.join(f'{x:,.0f}' for x in got[den])})",
+    }
+
+
+def durability_rows(bootstrap: str, tmp: Path, rounds: int = DURABLE_ROUNDS) -> list[dict[str, Any]]:
+    """HTTP ingest (batches of 1 and 100) and SDK publish: durable / fire-and-forget, one run."""
+    rows = []
+    raw = _raw_events(20_000)
+    for batch, n in ((1, 3_000), (100, 20_000)):
+        bodies = [json.dumps(raw[i : i + batch]).encode() for i in range(0, n, batch)]
+        got = _best_of(
+            rounds,
+            {
+                "durable": lambda b=bodies, n=n: _http_rate(bootstrap, tmp, b, n, True),
+                "fire-and-forget": lambda b=bodies, n=n: _http_rate(bootstrap, tmp, b, n, False),
+            },
+        )
+        what = f"POST /v1/events, {n} events in batches of {batch}, {HTTP_THREADS} client threads"
+        rows.append(
+            _ratio_row(
+                f"HTTP ingest batch {batch}: durable / fire-and-forget",
+                got,
+                "durable",
+                "fire-and-forget",
+                what,
+            )
+        )
+    evs = events(5_000, seed=3)
+    got = _best_of(
+        rounds,
+        {
+            "durable": lambda: _sdk_rate(bootstrap, tmp, evs, "durable"),
+            "durable batches of 100": lambda: _sdk_rate(bootstrap, tmp, evs, "durable batches of 100"),
+            "fire-and-forget": lambda: _sdk_rate(bootstrap, tmp, evs, "fire-and-forget"),
+        },
+    )
+    what = f"SDK, {len(evs)} events, one thread"
+    rows.append(
+        _ratio_row("SDK publish per call: durable / fire-and-forget", got, "durable", "fire-and-forget", what)
+    )
+    rows.append(
+        _ratio_row(
+            "SDK submit_many(100): durable / fire-and-forget per call",
+            got,
+            "durable batches of 100",
+            "fire-and-forget",
+            what,
+        )
+    )
+    return rows
 
 
 def run(bootstrap: str, n: int = N, rounds: int = ROUNDS) -> list[dict[str, Any]]:
-    """Rows for ``make bench``: the collector/raw ratio (target >= 0.7)."""
+    """Rows for ``make bench``: the collector/raw ratio (target >= 0.7), and durability's cost."""
     evs = events(n)
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
@@ -143,6 +302,9 @@ def run(bootstrap: str, n: int = N, rounds: int = ROUNDS) -> list[dict[str, Any]
         for _ in range(rounds):
             raw.append(_raw_rate(bootstrap, tmp, evs))
             col.append(_collector_rate(bootstrap, tmp, evs))
+    # the spool of the durability rows on the working tree's disk, not a tmpfs: fsync is real
+    with tempfile.TemporaryDirectory(dir=Path.cwd(), prefix=".bench-spool-") as d:
+        durable = durability_rows(bootstrap, Path(d))
     r, c = max(raw), max(col)
     return [
         {
@@ -153,7 +315,8 @@ def run(bootstrap: str, n: int = N, rounds: int = ROUNDS) -> list[dict[str, Any]
             "detail": f"{n} events, best of {rounds} rounds each: {c:,.0f}/s vs {r:,.0f}/s"
             f" (rounds: collector {', '.join(f'{x:,.0f}' for x in col)};"
             f" raw {', '.join(f'{x:,.0f}' for x in raw)})",
-        }
+        },
+        *durable,
     ]
 
 

@@ -7,8 +7,10 @@ from producers.exceptions import (
     DeliveryError,
     InvalidEventError,
     SpoolCorruptError,
+    SpoolError,
     SpoolFullError,
     SpoolLockedError,
+    SpoolWriteError,
 )
 from producers.metrics import CollectorMetrics
 from producers.pseudonym import Pseudonymizer
@@ -25,8 +27,10 @@ __all__ = [
     "Pseudonymizer",
     "Scrubber",
     "SpoolCorruptError",
+    "SpoolError",
     "SpoolFullError",
     "SpoolLockedError",
+    "SpoolWriteError",
     "validate_event",
     "validate_json_event",
 ]

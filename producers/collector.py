@@ -1,8 +1,21 @@
 """The collector SDK: pseudonymise, scrub, publish to Kafka; spool to disk when Kafka is away.
 
+Two modes (what each promises: README "Collector: what a returned call promises"):
+
+- **fire-and-forget** (default): ``track_*`` / :meth:`Collector.submit` return once the event
+  is in kafka-python's buffer (or in the spool, when Kafka is away). Fast; a crash of this
+  process loses what the buffer held.
+- **durable** (``Collector(..., durable=True)``, or any call with ``durable=True``): every event
+  goes through the on-disk spool (an outbox) and a call returns only once its events are
+  fsynced there; one drainer thread sends them in order. A ``kill -9`` after the return loses
+  nothing: the next collector on the same spool sends them. ``POST /v1/events`` uses it.
+
 Order per key: while the spool holds anything, new events go to the spool too,
 and the drainer (:mod:`producers.drain`) sends them in order before direct
-sending resumes.
+sending resumes (in the durable mode it never does).
+
+Nothing is dropped silently: every event the collector gives up on after taking it is
+counted in ``labstream_collector_lost_total{reason}`` and :attr:`Collector.lost`.
 
 >>> from labstream.settings import Settings
 >>> with Collector(Settings(bootstrap_servers="127.0.0.1:9092")) as c:  # doctest: +SKIP
@@ -14,6 +27,7 @@ from __future__ import annotations
 import itertools
 import logging
 import threading
+from collections.abc import Sequence
 from types import TracebackType
 from typing import Any
 
@@ -25,7 +39,14 @@ from labstream.exceptions import ConfigurationError
 from labstream.settings import Settings
 from producers.delivery import freeze, is_retriable, make_producer
 from producers.drain import DeliveryState, Drainer
-from producers.exceptions import CollectorClosedError, DeliveryError, InvalidEventError, SpoolFullError
+from producers.exceptions import (
+    CollectorClosedError,
+    DeliveryError,
+    InvalidEventError,
+    SpoolError,
+    SpoolFullError,
+    SpoolWriteError,
+)
 from producers.metrics import CollectorMetrics
 from producers.pseudonym import Pseudonymizer
 from producers.scrub import Scrubber
@@ -86,6 +107,7 @@ class Collector:
         source: str = "labstream-collector",
         spool_fsync: FsyncPolicy = "interval",
         producer_overrides: dict[str, Any] | None = None,
+        durable: bool = False,
     ) -> None:
         if not settings.bootstrap_list:
             raise ConfigurationError("the collector needs bootstrap servers (LABSTREAM_BOOTSTRAP_SERVERS)")
@@ -116,11 +138,18 @@ class Collector:
         self._metrics_serializer = NetworkMetricsIn.__pydantic_serializer__
         self._producer_overrides = dict(producer_overrides or {})
         self._max_value = int(self._producer_overrides.get("max_request_size", 16 * 1024 * 1024)) - 1024
-        self.spool = Spool(settings.resolved_spool_dir, settings.spool_max_bytes, fsync=spool_fsync)
+        self.lost = 0  # events taken and then given up on (also labstream_collector_lost_total{reason})
+        self.spool = Spool(
+            settings.resolved_spool_dir,
+            settings.spool_max_bytes,
+            fsync=spool_fsync,
+            on_corrupt=lambda n: self._lose(n, "spool_corrupt"),
+        )
         self.metrics.spool_depth.set_function(lambda: self.spool.depth)
         self.metrics.spool_bytes.set_function(lambda: self.spool.bytes)
         self._closed = False
-        self.lost = 0  # events Kafka refused for good or a full spool could not take (also in metrics)
+        self.durable = durable
+        self._failed_reason = "spool_full"
         # direct sends that failed, with their send order, until they go to the spool together
         self._send_seq = itertools.count()
         self._failed: list[tuple[int, str, bytes, bytes]] = []
@@ -128,14 +157,21 @@ class Collector:
         self.delivery = DeliveryState(
             lock=threading.Lock(),
             producer=producer,
-            spooling=producer is None or self.spool.depth > 0,
+            spooling=durable or producer is None or self.spool.depth > 0,
             connect=self._connect,
             on_published=lambda topic: self._published[topic].inc(),
             flush_timeout=self._flush_timeout(),
             spool_failed=self._spool_failed,
+            on_lost=self._lose,
+            outbox=durable,
         )
         self._drainer = Drainer(self.delivery, self.spool)
         self._drainer.start()
+
+    def _lose(self, n: int, reason: str) -> None:
+        """Count ``n`` events the collector took and then gave up on (the only way one goes)."""
+        self.lost += n
+        self.metrics.lost.labels(reason=reason).inc(n)
 
     def _flush_timeout(self) -> float:
         """How long a send may take before it has either arrived or failed: the producer's delivery
@@ -226,12 +262,16 @@ class Collector:
             return self._metrics_topic, event.device_id.encode(), self._metrics_serializer.to_json(event)
         raise TypeError(f"not a collector event: {type(event).__name__}")
 
-    def submit(self, event: CollectorEventT) -> str:
+    def submit(self, event: CollectorEventT, *, durable: bool | None = None) -> str:
         """Pseudonymise, scrub and publish a validated input event; returns its event_id.
 
-        Raises :class:`SpoolFullError` when Kafka is away and the spool is full
-        (the event was not taken), :class:`DeliveryError` when it is too large.
+        Raises a :class:`SpoolError` (``SpoolFullError``, ``SpoolWriteError``; ``retriable``) when
+        the event had to go to the spool and the spool could not take it (the event was not taken),
+        :class:`DeliveryError` when it is too large. ``durable`` (default: the collector's mode):
+        return only once the event is fsynced in the spool, see :meth:`submit_many`.
         """
+        if durable or (durable is None and self.durable):
+            return self.submit_many([event], durable=True)[0]
         if self._closed:
             raise CollectorClosedError("collector is closed")
         topic, key, value = self.encode(event)
@@ -242,6 +282,74 @@ class Collector:
         else:
             self._send(topic, key, value)
         return _event_id(value, event)
+
+    def submit_many(self, events: Sequence[CollectorEventT], *, durable: bool | None = None) -> list[str]:
+        """Publish validated events in order; returns their event ids.
+
+        Durable (``durable=True``, or the collector's mode): the events are appended to the spool
+        and fsynced (one fsync for the lot, shared with concurrent callers) before this returns;
+        the drainer sends them to Kafka. A collector stays in that mode once a durable call was
+        made, so later events never overtake earlier ones. If the spool cannot take them all, the
+        :class:`SpoolError` raised says in ``accepted`` how many of the first events were taken
+        (and are on disk); the rest were not.
+
+        Not durable: :meth:`submit` for each.
+        """
+        if not (durable or (durable is None and self.durable)):
+            return [self.submit(e, durable=False) for e in events]
+        if self._closed:
+            raise CollectorClosedError("collector is closed")
+        records, ids = [], []
+        for event in events:
+            topic, key, value = self.encode(event)
+            if len(value) > self._max_value:
+                raise DeliveryError(
+                    f"event of {len(value)} bytes is larger than the producer's max_request_size"
+                )
+            records.append((topic, key, value))
+            ids.append(_event_id(value, event))
+        if not records:
+            return ids
+        self._enter_outbox()
+        try:
+            mark = self._to_spool_many(records)
+        except SpoolError as e:
+            if e.accepted:
+                try:
+                    self.spool.sync()
+                except SpoolError:
+                    e.accepted = 0  # on disk or not: unknown, so not promised
+            raise
+        self.spool.sync(upto=mark)
+        return ids
+
+    def _enter_outbox(self) -> None:
+        """From now on every event goes through the spool (the durable mode)."""
+        if self.delivery.outbox:
+            return
+        with self.delivery.lock:
+            self.durable = True
+            self.delivery.outbox = True
+            if not self.delivery.spooling:
+                self.delivery.spooling = True
+                self.delivery.barrier = True
+        log.info("collector: durable mode, every event goes through the spool")
+
+    def _to_spool_many(self, records: list[tuple[str, bytes, bytes]]) -> int:
+        """Append ``records`` in order (durable mode); the last one's number for ``Spool.sync``."""
+        self._settle_direct_sends()
+        with self.delivery.lock:
+            mark = 0
+            for i, (topic, key, value) in enumerate(records):
+                try:
+                    mark = self._append(topic, key, value)
+                except SpoolError as e:
+                    e.accepted = i
+                    if i:
+                        self._drainer.wake()
+                    raise
+            self._drainer.wake()
+            return mark
 
     def _send(self, topic: str, key: bytes, value: bytes) -> None:
         producer = self.delivery.producer
@@ -270,7 +378,7 @@ class Collector:
         producer has resolved everything it held.
         """
         if not is_retriable(exc):
-            self.lost += 1
+            self._lose(1, "kafka_rejected")
             self.metrics.rejected.labels(reason="kafka_rejected").inc()
             log.error("Kafka refused an event for good (%s) on topic %s", type(exc).__name__, topic)
             return
@@ -285,21 +393,30 @@ class Collector:
 
         Called once the producer that failed them has resolved every send (after its flush),
         before anything newer is appended: by the first spooled event, the drainer, flush, close.
+
+        Each leaves ``_failed`` only once it is in the spool: when the spool cannot take one
+        (full, a write error), it and the ones after it wait for the next call; new events are
+        refused meanwhile (:meth:`_settle_direct_sends`), and :meth:`close` counts what still
+        waits as lost.
         """
         with self.delivery.lock:
             if not self._failed:
                 return
-            failed = sorted(self._failed)
-            self._failed.clear()
-            for i, (_, topic, key, value) in enumerate(failed):
-                try:
+            self._failed.sort()
+            done = 0
+            try:
+                for _, topic, key, value in self._failed:
                     self._append(topic, key, value)
-                except SpoolFullError:
-                    lost = len(failed) - i
-                    self.lost += lost
-                    self.metrics.rejected.labels(reason="spool_full").inc(lost)
-                    log.error("spool full: %d events that Kafka did not take are lost", lost)  # noqa: TRY400
-                    return
+                    done += 1
+            except (SpoolError, OSError) as e:
+                self._failed_reason = "spool_full" if isinstance(e, SpoolFullError) else "spool_write"
+                log.error(  # noqa: TRY400 - the error's text names the spool, no event data
+                    "%d events Kafka did not take wait in memory: the spool cannot take them (%s)",
+                    len(self._failed) - done,
+                    type(e).__name__,
+                )
+            finally:
+                del self._failed[:done]
 
     def _start_spooling(self, why: str) -> None:
         with self.delivery.lock:
@@ -308,20 +425,34 @@ class Collector:
                 self.delivery.spooling = True
                 self.delivery.barrier = True
 
-    def _append(self, topic: str, key: bytes | None, value: bytes) -> None:
-        self.spool.append(topic, key, value)
+    def _append(self, topic: str, key: bytes | None, value: bytes) -> int:
+        try:
+            number = self.spool.append(topic, key, value)
+        except OSError as e:  # not from our writes (they raise SpoolWriteError): say so all the same
+            raise SpoolWriteError(f"spool append failed ({type(e).__name__}): event not accepted") from e
         self.metrics.spooled.inc()
+        return number
 
-    def _to_spool(self, topic: str, key: bytes, value: bytes) -> None:
+    def _settle_direct_sends(self) -> None:
+        """Earlier direct sends resolve and their failures reach the spool before a newer event.
+
+        Raises the spool's error when failed sends still wait for room: a newer event must not
+        overtake them (it is refused, not taken).
+        """
         producer = self.delivery.producer
         if self.delivery.barrier and producer is not None:
             self.delivery.barrier = False
-            # earlier direct sends resolve first, so their failures reach the spool before this event
             try:
                 producer.flush(self.delivery.flush_timeout)
             except KafkaTimeoutError:
                 log.warning("direct sends still unresolved after %.0f s", self.delivery.flush_timeout)
         self._spool_failed()
+        if self._failed:
+            cls = SpoolFullError if self._failed_reason == "spool_full" else SpoolWriteError
+            raise cls("the spool cannot take earlier events Kafka did not take: event not accepted")
+
+    def _to_spool(self, topic: str, key: bytes, value: bytes) -> None:
+        self._settle_direct_sends()
         with self.delivery.lock:
             if self.delivery.spooling:
                 self._append(topic, key, value)
@@ -333,7 +464,7 @@ class Collector:
         """Wait until direct sends are acknowledged (or spooled) and the spool is on disk."""
         producer = self.delivery.producer
         try:
-            if producer is not None:
+            if producer is not None and not self.delivery.outbox:
                 producer.flush(timeout)
         finally:
             self._spool_failed()
@@ -356,6 +487,10 @@ class Collector:
                 producer.close(timeout)
         finally:
             self._spool_failed()
+            if self._failed:
+                self._lose(len(self._failed), self._failed_reason)
+                log.error("closing: %d events Kafka did not take could not be spooled", len(self._failed))
+                self._failed.clear()
         if self.spool.depth:
             log.warning(
                 "closing with %d events in the spool; they are sent at the next start", self.spool.depth

@@ -18,6 +18,13 @@ drainer sends anything. Records
 past the committed prefix that did arrive are sent again: duplicates with the same
 ``event_id``, never reordered.
 
+A record Kafka refuses for good (not retriable: too large for the broker, for instance) is
+given up on, counted in ``labstream_collector_lost_total{reason="kafka_rejected"}``, and the
+drain goes on past it: one bad record never stalls the records behind it.
+
+In the durable mode (``outbox``) every event goes through the spool and the drainer is the
+only sender: it never switches back to direct sends.
+
 A retired producer is closed without waiting. That also covers a kafka-python 2.3.3 defect that
 can leave a producer unable to send to a partition for good: when a produce request fails
 (request timeout, disconnect) after its batch passed ``delivery_timeout_ms``,
@@ -37,7 +44,7 @@ from typing import Any
 
 from kafka.errors import KafkaError, KafkaTimeoutError
 
-from producers.delivery import freeze, is_frozen
+from producers.delivery import freeze, is_frozen, is_retriable
 from producers.spool import Spool
 
 __all__ = ["DeliveryState", "Drainer"]
@@ -60,6 +67,8 @@ class DeliveryState:
     barrier: bool = False  # sends started failing: flush in-flight ones into the spool first
     flush_timeout: float = 35.0  # longest wait for a producer's sends: delivery timeout + a margin
     spool_failed: Callable[[], None] = lambda: None  # failed direct sends to the spool, in send order
+    on_lost: Callable[[int, str], None] = lambda n, reason: None  # events given up on, counted
+    outbox: bool = False  # durable mode: every event through the spool, never back to direct sends
 
 
 class Drainer(threading.Thread):
@@ -83,7 +92,7 @@ class Drainer(threading.Thread):
 
     def wait_drained(self, timeout: float) -> bool:
         deadline = time.monotonic() + timeout
-        while self._s.spooling or self._spool.depth:
+        while (self._s.spooling and not self._s.outbox) or self._spool.depth:
             if time.monotonic() >= deadline:
                 return False
             self._wake.set()
@@ -117,6 +126,8 @@ class Drainer(threading.Thread):
                 return False
         producer = s.producer
         if self._spool.depth == 0:
+            if s.outbox:
+                return False
             with s.lock:
                 if self._spool.depth == 0:
                     s.spooling = False
@@ -125,11 +136,14 @@ class Drainer(threading.Thread):
                     return False
         records = self._spool.peek(_BATCH)
         futures = []
+        refused: BaseException | None = None  # send() itself refused the record after the futures
         for topic, key, value in records:
             try:
                 fut = producer.send(topic, key=key, value=value)
-            except KafkaError:
-                freeze(producer)
+            except KafkaError as e:
+                refused = e
+                if is_retriable(e):
+                    freeze(producer)
                 break
             fut.add_errback(self._on_drain_error, producer)
             futures.append((topic, fut))
@@ -137,12 +151,21 @@ class Drainer(threading.Thread):
             producer.flush(s.flush_timeout)
         except KafkaTimeoutError:
             pass  # what was acknowledged is committed below; the producer is retired
-        ok = 0
+        ok = given_up = 0  # the prefix that is done with: acknowledged, or refused for good
         for topic, fut in futures:
-            if not fut.succeeded():
+            if fut.succeeded():
+                s.on_published(topic)
+            elif fut.failed() and not is_retriable(fut.exception):
+                given_up += 1  # Kafka will never take it: give it up (counted), do not stall the rest
+            else:
                 break
             ok += 1
-            s.on_published(topic)
+        if refused is not None and ok == len(futures) and not is_retriable(refused):
+            given_up += 1
+            ok += 1
+        if given_up:
+            s.on_lost(given_up, "kafka_rejected")
+            log.error("spool drain: Kafka refused %d records for good; skipped", given_up)  # noqa: TRY400
         self._spool.commit(ok)
         if ok < len(records):
             log.warning("spool drain: Kafka took %d of %d records; retrying the rest", ok, len(records))
@@ -151,8 +174,12 @@ class Drainer(threading.Thread):
 
     @staticmethod
     def _on_drain_error(producer: Any, exc: BaseException) -> None:
-        """Runs in kafka-python's sender thread: stop the partition's later batches from arriving."""
-        freeze(producer)
+        """Runs in kafka-python's sender thread: stop the partition's later batches from arriving.
+
+        Not for a record refused for good: it is given up, so the records after it may go on.
+        """
+        if is_retriable(exc):
+            freeze(producer)
 
     def _settle(self, producer: Any) -> None:
         """A producer frozen by a failed direct send: let its failures reach the spool, retire it."""
@@ -162,6 +189,7 @@ class Drainer(threading.Thread):
             log.warning("a frozen producer still holds sends after %.0f s", self._s.flush_timeout)
         self._s.spool_failed()
         self._retire(producer)
+        self._s.spool_failed()  # what closing it failed, before anything newer is spooled
 
     def _retire(self, producer: Any) -> None:
         """Drop a producer that failed a send; the next attempt connects a fresh one.

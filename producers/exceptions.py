@@ -17,8 +17,10 @@ __all__ = [
     "FieldError",
     "InvalidEventError",
     "SpoolCorruptError",
+    "SpoolError",
     "SpoolFullError",
     "SpoolLockedError",
+    "SpoolWriteError",
 ]
 
 FieldError = dict[str, Any]
@@ -39,17 +41,37 @@ class InvalidEventError(CollectorError, ValueError):
         super().__init__(f"invalid event: {where}{more}")
 
 
-class SpoolFullError(CollectorError):
+class SpoolError(CollectorError):
+    """The on-disk spool could not take an event; ``retriable``: the same call may succeed later.
+
+    ``accepted``: of a batch (``Collector.submit_many``), how many of the first events were taken.
+    """
+
+    retriable = False
+    accepted = 0
+
+
+class SpoolFullError(SpoolError):
     """Kafka is unreachable and the on-disk spool reached ``spool_max_bytes``: the event was NOT taken."""
 
     retriable = True
 
 
-class SpoolCorruptError(CollectorError):
+class SpoolWriteError(SpoolError):
+    """A write or fsync of the spool failed (short write, ENOSPC, EFBIG, EIO): the event was NOT taken.
+
+    The spool cut its file back to the last whole record, so what it held before is kept and later
+    appends work once there is room again.
+    """
+
+    retriable = True
+
+
+class SpoolCorruptError(SpoolError):
     """A spool segment failed its CRC check somewhere other than a torn tail."""
 
 
-class SpoolLockedError(CollectorError):
+class SpoolLockedError(SpoolError):
     """Another collector process holds the spool directory."""
 
 

@@ -6,8 +6,12 @@ request with a 422 listing the errors as ``{"index", "field", "message"}``
 (values are never echoed), at most ``api_max_listed_errors`` of them, with
 ``errors_not_listed`` counting the rest. Parsing and validation run in a worker
 thread, not on the event loop, so a large hostile body does not stall other
-requests. Accepted events take the collector's path: pseudonymised, scrubbed,
-published or spooled; 202 ``{"accepted": n}``.
+requests. Accepted events take the collector's durable path: pseudonymised,
+scrubbed, appended to the on-disk spool and fsynced, then sent to Kafka by the
+collector's drainer. 202 ``{"accepted": n}`` is answered only once every event of
+the request is on disk, so a crash of this process after the answer loses none of
+them; when the spool cannot take them (full, disk error) the answer is 503 with
+``Retry-After``.
 
 Credentials, the per-token and failed-login rate limits and the body-size limit
 are the app's :class:`labstream.api_guard.ApiGuard` (every route of
@@ -28,7 +32,7 @@ from starlette.concurrency import run_in_threadpool
 from labstream.api_guard import RateLimiter, bound_errors, require_credentials
 from labstream.settings import Settings
 from producers.collector import Collector
-from producers.exceptions import InvalidEventError, SpoolFullError
+from producers.exceptions import InvalidEventError, SpoolError
 from producers.validation import validate_event
 from schemas import CollectorEvent, collector_event_adapter
 
@@ -45,7 +49,7 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
         "(at most api_max_listed_errors; errors_not_listed counts the rest)"
     },
     429: {"description": "Rate limit per token, or failed logins per address, exceeded (see Retry-After)"},
-    503: {"description": "Kafka is away and the spool is full (see Retry-After)"},
+    503: {"description": "The spool cannot take the events (full, disk error): retry (see Retry-After)"},
 }
 
 
@@ -60,12 +64,12 @@ def _error(status: int, detail: str, headers: dict[str, str] | None = None, **ex
     return JSONResponse({"detail": detail, **extra}, status_code=status, headers=headers)
 
 
-def _submit_all(collector: Collector, events: list[Any]) -> tuple[int, bool]:
-    for i, event in enumerate(events):
-        try:
-            collector.submit(event)
-        except SpoolFullError:
-            return i, True
+def _submit_all(collector: Collector, events: list[Any], durable: bool = True) -> tuple[int, bool]:
+    """Every event fsynced in the spool (durable), or how many of the first ones were, and False."""
+    try:
+        collector.submit_many(events, durable=durable)
+    except SpoolError as e:
+        return e.accepted, True
     return len(events), False
 
 
@@ -116,8 +120,12 @@ def _parse_and_validate(body: bytes, max_errors: int) -> list[Any]:
     return events
 
 
-def ingest_router(settings: Settings, collector: Collector) -> APIRouter:
-    """The ``/v1/events`` router bound to a collector and the API settings."""
+def ingest_router(settings: Settings, collector: Collector, *, durable: bool = True) -> APIRouter:
+    """The ``/v1/events`` router bound to a collector and the API settings.
+
+    ``durable=False`` is the old acceptance (202 once the events are in kafka-python's buffer): only
+    ``bench.collector`` uses it, as the baseline of what durability costs.
+    """
     router = APIRouter(tags=["ingest"], dependencies=[Depends(require_credentials)])
     limit = settings.api_max_request_bytes
     max_errors = settings.api_max_listed_errors
@@ -161,9 +169,12 @@ def ingest_router(settings: Settings, collector: Collector) -> APIRouter:
                 collector.metrics.rejected.labels(reason="invalid").inc(r.items)
                 return _error(422, r.detail, errors=r.errors, errors_not_listed=r.not_listed)
             return _error(422, r.detail, errors=r.errors)
-        accepted, full = await run_in_threadpool(_submit_all, collector, events)
-        if full:
-            return _error(503, "Kafka unavailable and spool full", {"Retry-After": "30"}, accepted=accepted)
+        # in a worker thread: the fsync must not hold up the event loop
+        accepted, refused = await run_in_threadpool(_submit_all, collector, events, durable)
+        if refused:
+            return _error(
+                503, "events not stored: spool full or disk error", {"Retry-After": "5"}, accepted=accepted
+            )
         return JSONResponse({"accepted": accepted}, status_code=202)
 
     return router

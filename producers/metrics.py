@@ -22,6 +22,12 @@ class CollectorMetrics:
             ["reason"],
             registry=registry,
         )
+        self.lost = Counter(
+            "labstream_collector_lost",
+            "Events the collector gave up on after taking them, by reason (must stay 0).",
+            ["reason"],
+            registry=registry,
+        )
         self.scrubbed = Counter(
             "labstream_scrubbed_secrets",
             "Secrets replaced before publishing, by kind.",

@@ -15,5 +15,6 @@ SCENARIOS = [
     "bench.chaos.worker_crash",
     "bench.chaos.rebalance",
     "bench.chaos.collector_broker",
+    "bench.chaos.api_crash",
     "bench.chaos.soak",
 ]

@@ -11,7 +11,9 @@ for every client, without losing what the memory-only broker already holds.
    ``SpoolFullError`` (a clear error, nothing dropped silently), and is killed with
    ``kill -9``. A new collector on the same spool directory drains it.
 
-Every accepted event must come out of the worker (events in = accepted, not refused).
+Every accepted event must come out of the worker (events in = accepted, not refused). The
+collectors' own count of events they gave up on (``labstream_collector_lost_total``) is read
+into the account too: it must be 0, and ``lost`` is at least that count.
 """
 
 from __future__ import annotations
@@ -63,13 +65,18 @@ async def run(env: Env) -> Account:
         async with Observer(settings) as obs:
             worker = env.worker(settings, "outage")
             await asyncio.to_thread(worker.wait_ready)
-            ids, spooled = await asyncio.to_thread(_publish_through_outage, settings, proxy, n, outage_s)
-            killed_ids, depth = await asyncio.to_thread(_killed_with_full_spool, env, settings)
+            ids, spooled, lost_a = await asyncio.to_thread(
+                _publish_through_outage, settings, proxy, n, outage_s
+            )
+            killed_ids, depth, lost_b = await asyncio.to_thread(_killed_with_full_spool, env, settings)
             sent = [Sent(settings.topics.lab_events, -1, -1, i) for i in ids]
             sent += [Sent(settings.topics.student_events, -1, -1, i) for i in killed_ids]
             await settle(acc, obs, sent, wait_s=180)
             acc.check(worker.proc is not None and worker.proc.poll() is None, "worker died during the outage")
     acc.check(spooled > 0, "nothing was spooled: the outage did not hit the publish")
+    counted = lost_a + lost_b  # labstream_collector_lost_total of the in-process collectors
+    acc.lost = max(acc.lost, counted)
+    acc.check(counted == 0, f"the collectors counted {counted} events lost (labstream_collector_lost_total)")
     acc.detail = (
         f"{len(ids)} published with Kafka away {outage_s:.0f} s ({spooled} spooled); "
         f"{len(killed_ids)} in a full spool ({depth} deep) of a kill -9'd collector, drained by a new one"
@@ -79,7 +86,7 @@ async def run(env: Env) -> Account:
 
 def _publish_through_outage(
     settings: Settings, proxy: Proxy, n: int, outage_s: float
-) -> tuple[list[str], int]:
+) -> tuple[list[str], int, int]:
     ids: list[str] = []
     restore = threading.Timer(outage_s, proxy.restore)
     with Collector(settings, producer_overrides=FAST_FAIL, spool_fsync="never") as c:
@@ -105,10 +112,10 @@ def _publish_through_outage(
         if not c.wait_drained(120):
             raise RuntimeError(f"spool not drained 120 s after Kafka came back ({c.spool.depth} left)")
         c.flush()
-        return ids, c.spool.appended_total
+    return ids, c.spool.appended_total, c.lost
 
 
-def _killed_with_full_spool(env: Env, settings: Settings) -> tuple[list[str], int]:
+def _killed_with_full_spool(env: Env, settings: Settings) -> tuple[list[str], int, int]:
     dead = settings.model_copy(
         update={"bootstrap_servers": f"127.0.0.1:{free_port()}", "spool_max_bytes": 256 * 1024}
     )
@@ -131,4 +138,4 @@ def _killed_with_full_spool(env: Env, settings: Settings) -> tuple[list[str], in
         depth = c.spool.depth
         if not c.wait_drained(60):
             raise RuntimeError(f"full spool not drained ({c.spool.depth} left)")
-    return ids, depth
+    return ids, depth, c.lost

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from producers.scrub import code_rules, command_rules
+from producers.scrub import code_rules, command_rules, positional
 from producers.scrub.command_rules import RuleSet, marker
 
 __all__ = ["Rule", "Scrubber", "marker"]
@@ -135,17 +135,18 @@ class Scrubber:
         Not memoised: submissions rarely repeat byte for byte, and a memo would keep students' code.
         """
         low = code.lower()
+        counts: list[str] = []
+        out = code
         for w in code_rules.TRIGGER:
             if w in low:
+                out = _apply(code_rules.RULES.get(language, code_rules.RULES["text"]), code, counts, low)
+                if language == "python":
+                    out = _scrub_literals(out, counts)
+                else:
+                    out = _apply(code_rules.IN_STRING_RULES, out, counts)
                 break
-        else:
-            return code
-        counts: list[str] = []
-        out = _apply(code_rules.RULES.get(language, code_rules.RULES["text"]), code, counts, low)
-        if language == "python":
-            out = _scrub_literals(out, counts)
-        else:
-            out = _apply(code_rules.IN_STRING_RULES, out, counts)
+        if language == "python":  # credentials passed by position: ConnectHandler(ip, host, user, pw)
+            out = positional.scrub_positional(out, low, counts)
         self._report(counts)
         return out
 

@@ -246,6 +246,27 @@ CODE: list[tuple[str, str]] = [
     ("python", 'config = f"username {{user}} secret {pw}"\n'),
     ("python", 'psk = "{pw}"\nssid = "LabWiFi"\n'),
     ("python", 'enable_secret = "{pw}"  # router enable\n'),
+    # credentials passed by position (issue 13): one case per signature the course uses
+    ("python", 'from netmiko import ConnectHandler\nr1 = ConnectHandler("10.0.0.1", "", "admin", "{pw}")\n'),
+    (
+        "python",
+        'r1 = ConnectHandler("10.0.0.1", "r1.lab", "admin", "{pw}", "{pw}", device_type="cisco_ios")\n',
+    ),
+    ("python", 'driver = get_network_driver("ios")\ndevice = driver("10.0.0.1", "admin", "{pw}")\n'),
+    (
+        "python",
+        'dev = napalm.get_network_driver("eos")("sw1", "admin", "{pw}", optional_args={{"port": 443}})\n',
+    ),
+    ("python", 'client = paramiko.SSHClient()\nclient.connect("10.0.0.1", 22, "admin", "{pw}")\n'),
+    ("python", 'with manager.connect("r1", 830, "netconf", "{pw}", hostkey_verify=False) as m:\n    pass\n'),
+    ("python", 'node = pyeapi.client.connect("https", "sw1", "admin", "{pw}")\n'),
+    ("python", 'conn = IOSXEDriver("r1", 22, "admin", "{pw}")\nconn.open()\n'),
+    ("python", 'conn = Scrapli("r1", 22, "admin", "{pw}", platform="cisco_iosxe")\n'),
+    ("python", 'r = requests.get(url, auth=(user, "{pw}"), verify=False)\n'),
+    ("python", 'session.auth = HTTPBasicAuth("admin", "{pw}")\n'),
+    ("python", 'r = requests.get(url, auth=HTTPDigestAuth("admin", "{pw}"))\n'),
+    ("python", 'dev = Device("vsrx1", "root", "{pw}")\ndev.open()\n'),
+    ("python", 'ftp = ftplib.FTP("10.0.0.5")\nftp.login("student", "{pw}")\n'),
     (
         "yaml",
         "all:\n  vars:\n    ansible_user: admin\n    ansible_password: {pw}\n"

@@ -17,7 +17,7 @@ import pytest
 
 from producers import Collector, Scrubber, validate_event
 from producers.collector import _event_id, _topic_value
-from producers.scrub import code_rules, command_rules, engine
+from producers.scrub import code_rules, command_rules, engine, positional
 from schemas import CodeSubmission, LabCommand, NetworkMetricsIn
 from tests.producers.scrub_corpus import code_cases, command_cases
 
@@ -127,8 +127,13 @@ _PLAIN_LITERAL = re.compile(r"\"(?:[^\"\\\n]|\\.)*\"|'(?:[^'\\\n]|\\.)*'")
 
 def _reference_code(language: str, code: str, counts: list[str]) -> str:
     low = code.lower()
-    if not any(w in low for w in code_rules.TRIGGER):
-        return code
+    out = _reference_rules(language, code, counts) if any(w in low for w in code_rules.TRIGGER) else code
+    if language == "python":  # positional credentials: one implementation, tested in test_scrub.py
+        out = positional.scrub_positional(out, low, counts)
+    return out
+
+
+def _reference_rules(language: str, code: str, counts: list[str]) -> str:
     out = _reference_apply(code_rules.RULES.get(language, code_rules.RULES["text"]), code, counts)
     if language != "python":
         return _reference_apply(code_rules.IN_STRING_RULES, out, counts)
