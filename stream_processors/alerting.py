@@ -10,7 +10,7 @@ per-device label mapping, the runbook and Grafana base URLs) and turns a
 >>> ctx.labels("core-r1")
 {'lab': 'lab-a', 'environment': 'production', 'team': 'core'}
 >>> ctx.links("network_anomaly", "core-r1").dashboard
-'http://localhost:3000/d/labstream/labstream?var-device=core-r1'
+'http://localhost:3000/d/labstream-overview/labstream?var-device=core-r1'
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from urllib.parse import quote
 from schemas import Alert, Reason
 from schemas.outputs import AlertLinks, alert_fingerprint
 
-DASHBOARD_UID = "labstream"  # deploy/grafana/dashboards/labstream.json
+DASHBOARD_UID = "labstream-overview"  # deploy/grafana/dashboards/labstream.json
 
 
 def _at(ts: float) -> datetime:

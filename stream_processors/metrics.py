@@ -92,14 +92,13 @@ class WorkerMetrics:
             ["topic", "partition"],
             registry=registry,
         )
-        self.open_incidents = _OpenIncidents(
-            Gauge(
-                "labstream_open_incidents",
-                "Open network-anomaly incidents, by device (a series exists only while one is open).",
-                ["device"],
-                registry=registry,
-            )
+        self.open_incidents_gauge = Gauge(
+            "labstream_open_incidents",
+            "Open network-anomaly incidents, by device (a series exists only while one is open).",
+            ["device"],
+            registry=registry,
         )
+        self.open_incidents = _OpenIncidents(self.open_incidents_gauge)
         self.incident_seconds = Histogram(
             "labstream_incident_duration_seconds",
             "Event-time duration of resolved incidents (first to last anomalous reading), by alert type.",
@@ -107,6 +106,8 @@ class WorkerMetrics:
             buckets=_INCIDENT_BUCKETS,
             registry=registry,
         )
+        for alert_type in ("network_anomaly", "model_drift", "struggling_student"):
+            self.incident_seconds.labels(alert_type=alert_type)  # exported at 0 before the first one
         self.assigned_partitions = Gauge(
             "labstream_assigned_partitions", "Partitions assigned to this worker.", registry=registry
         )

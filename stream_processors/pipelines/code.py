@@ -119,6 +119,8 @@ class CodePipeline:
             ],
             extra_labels={"exercise_id": exercise},
         )
-        if not resolved:
+        if resolved:
+            self.metrics.incident_seconds.labels(alert_type="struggling_student").observe(now - started)
+        else:
             self.metrics.alerts.labels(alert_type="struggling_student", severity=alert.severity).inc()
         return Output(self.alerts_topic, event.anonymous_id, alert.to_bytes())
