@@ -46,17 +46,22 @@ def raise_alerts(flagged: np.ndarray, device: np.ndarray, t: np.ndarray, window_
 
 
 def resolution_times(
-    flagged: np.ndarray, device: np.ndarray, t: np.ndarray, window_s: float
+    flagged: np.ndarray,
+    device: np.ndarray,
+    t: np.ndarray,
+    window_s: float,
+    severity: np.ndarray | None = None,
 ) -> dict[str, Any]:
-    """How long the rule's incidents last and how soon they are resolved (minutes, medians)."""
-    eps = episodes(flagged, device, t, window_s)
+    """How long the rule's incidents last, how soon they are resolved (minutes, medians), and how
+    many ``updated`` records (severity rises) they give (counted only when ``severity`` is given)."""
+    eps = episodes(flagged, device, t, window_s, severity)
     done = [e for e in eps if e.resolved_at is not None]
     dur = np.array([e.last_seen_at - e.started_at for e in done]) / 60.0
     lag = np.array([e.resolved_at - e.last_seen_at for e in done if e.resolved_at is not None]) / 60.0
     return {
         "incidents_opened": len(eps),
         "resolved": len(done),
-        "updates": sum(e.updates for e in eps),
+        "updates": sum(e.updates for e in eps) if severity is not None else None,
         "duration_min_median": round(float(np.median(dur)), 2) if dur.size else None,
         "resolve_lag_min_median": round(float(np.median(lag)), 2) if lag.size else None,
     }
@@ -73,7 +78,9 @@ def event_level(stream: LabelledStream, flagged: np.ndarray) -> dict[str, Any]:
     return out
 
 
-def incident_level(stream: LabelledStream, flagged: np.ndarray, window_s: float) -> dict[str, Any]:
+def incident_level(
+    stream: LabelledStream, flagged: np.ndarray, window_s: float, severity: np.ndarray | None = None
+) -> dict[str, Any]:
     alerts = raise_alerts(flagged, stream.device, stream.t, window_s)
     owner = np.full(stream.t.size, -1, dtype=np.int64)  # incident an alert belongs to
     detected, delays = [], []
@@ -111,7 +118,7 @@ def incident_level(stream: LabelledStream, flagged: np.ndarray, window_s: float)
             "false_alerts": false_alerts,
             "false_alerts_per_device_hour": round(false_alerts / hours, 5),
             "false_alerts_per_device_day": round(24 * false_alerts / hours, 4),
-            "lifecycle": resolution_times(flagged, stream.device, stream.t, window_s),
+            "lifecycle": resolution_times(flagged, stream.device, stream.t, window_s, severity),
         }
     )
     for kind in INCIDENT_TYPES:
