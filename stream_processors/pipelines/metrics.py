@@ -76,8 +76,8 @@ class MetricsPipeline:
         self.context = context or AlertContext()
         self.state_ttl_s = state_ttl_s
         self.drift = _DriftEpisodes()
-        self._watermark: float | None = None  # latest event time seen, and when (wall clock)
-        self._watermark_wall = 0.0
+        # per input partition: the latest event time seen, and when (wall clock)
+        self._marks: dict[int, tuple[float, float]] = {}
 
     def process(self, records: list[Record]) -> BatchResult:
         """Score a batch: the parsed values straight into one feature matrix, vectorised scoring,
@@ -103,7 +103,8 @@ class MetricsPipeline:
         for device, state in baselines.items():
             self.baselines[device] = {**state, "at": last_at[device]}  # "at": for idle-state expiry
         observe_many(self.metrics.anomaly_score, scores)
-        self._lifecycle(events, device_ids, stamps, anomalies, detector.version, result)
+        part_of = {e.device_id: r.partition for r, e in parsed}
+        self._lifecycle(events, device_ids, stamps, anomalies, detector.version, part_of, result)
         if holder.drift is not None:
             for i, report in self.drift.update(holder.drift, detector.version, parsed, rows):
                 for psi_feature, psi in report.psi.items():
@@ -111,9 +112,11 @@ class MetricsPipeline:
                 out = self.drift.judge(report, detector.version, parsed[i][0].partition, events[i])
                 if out is not None:
                     result.outputs.append(self._drift_record(*out))
-        top = max(stamps)
-        if self._watermark is None or top > self._watermark:
-            self._watermark, self._watermark_wall = top, time.time()
+        wall = time.time()
+        for (record, _), ts in zip(parsed, stamps, strict=True):
+            mark = self._marks.get(record.partition)
+            if mark is None or ts > mark[0]:
+                self._marks[record.partition] = (ts, wall)
         return result
 
     # --- network anomalies ---------------------------------------------------
@@ -124,6 +127,7 @@ class MetricsPipeline:
         stamps: list[float],
         anomalies: dict[int, Any],
         version: str,
+        part_of: dict[str, int],
         result: BatchResult,
     ) -> None:
         """Step the readings of every device that has an anomaly or an open incident through the rule."""
@@ -151,6 +155,8 @@ class MetricsPipeline:
                 )
             if state is not None and "model_version" not in state:
                 state = {**state, "model_version": version}  # one model version per incident (its identity)
+            if state is not None and state.get("partition") != part_of[device]:
+                state = {**state, "partition": part_of[device]}  # whose clock judges its silence (sweep)
             states[device] = state
             for tr in trans:
                 result.outputs.append(self._network_record(device, tr, version))
@@ -203,31 +209,42 @@ class MetricsPipeline:
     def sweep(self, now: float | None = None) -> BatchResult:
         """Resolve the incidents of silent devices and delete idle devices' state (a worker timer).
 
-        "Now" is event time: the latest reading seen, moved on by the wall-clock time since it was
-        seen (so a replay of old data, read fast, is judged by its own clock, and a stream that
-        stops altogether still resolves). After a restart the latest reading is taken from the
-        tables.
+        "Now" is event time, per input partition: the latest reading of the device's partition,
+        moved on by the wall-clock time since it was seen. A device is silent when its own
+        partition's clock has passed its last reading by ``no_data_s``: then any later reading of
+        it would resolve the incident with the same record, so the sweep does not depend on how
+        far other partitions are (a lagging partition is judged by its own clock). The wall-clock
+        part resolves a partition that stopped altogether. After a restart a partition's clock
+        starts from its devices' latest readings in the tables.
         """
         wall = time.time() if now is None else now
         result = BatchResult()
-        if self._watermark is None:
-            seen = [float(s["last_reading_at"]) for s in map(self.incidents.get, list(self.incidents)) if s]
-            seen += [float(s["at"]) for s in map(self.baselines.get, list(self.baselines)) if s and "at" in s]
-            if not seen:
-                return result
-            self._watermark, self._watermark_wall = max(seen), wall
-        event_now = self._watermark + max(0.0, wall - self._watermark_wall)
-        for device in list(self.incidents):
-            state = self.incidents.get(device)
-            if not isinstance(state, dict):
-                continue
-            state, tr = self.rule.expire(state, event_now)
+        open_states = {d: s for d in list(self.incidents) if isinstance(s := self.incidents.get(d), dict)}
+        for state in open_states.values():
+            p = int(state.get("partition", -1))
+            if p not in self._marks:
+                latest = max(
+                    float(s["last_reading_at"]) for s in open_states.values() if s.get("partition", -1) == p
+                )
+                self._marks[p] = (latest, wall)
+        for device, state in open_states.items():
+            ts, seen = self._marks[int(state.get("partition", -1))]
+            done, tr = self.rule.expire(state, ts + max(0.0, wall - seen))
             if tr is None:
                 self.metrics.open_incidents.set_device(device)  # re-published after a restart
                 continue
             result.outputs.append(self._network_record(device, tr, str(tr.state.get("model_version", ""))))
             del self.incidents[device]
         if self.state_ttl_s is not None:
+            if self._marks:
+                event_now = max(ts + max(0.0, wall - seen) for ts, seen in self._marks.values())
+            else:
+                at = [
+                    float(s["at"]) for s in map(self.baselines.get, list(self.baselines)) if s and "at" in s
+                ]
+                if not at:
+                    return result
+                event_now = max(at)
             for device in list(self.baselines):
                 st = self.baselines.get(device)
                 if isinstance(st, dict) and event_now - float(st.get("at", event_now)) >= self.state_ttl_s:

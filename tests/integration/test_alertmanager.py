@@ -242,3 +242,48 @@ def test_an_incident_reaches_the_pager_firing_then_resolved_and_never_the_tutors
     again.rebuild()
     assert [a["labels"]["alert_id"] for a in again.active.all()] == ["s-1"]
     assert not thread.is_alive()
+
+
+def test_a_drift_mutes_low_anomalies_of_its_model_version_only(
+    alertmanager: str, receivers: _Receivers
+) -> None:
+    from labstream.alertmanager import post_alerts, postable
+
+    ctx = AlertContext()
+    at = T0.timestamp()
+
+    def record(alert_type: str, subject: str, severity: str, version: str, aid: str) -> Any:
+        state = {
+            "alert_id": aid,
+            "severity": severity,
+            "started_at": at,
+            "last_seen_at": at,
+            "score": 1.0,
+            "count": 1,
+        }
+        device = subject if alert_type == "network_anomaly" else None
+        return ctx.record(
+            alert_type, subject, "firing", state, summary="t", device=device, model_version=version
+        )
+
+    post_alerts(
+        alertmanager,
+        [
+            postable(record("model_drift", "model:v1", "medium", "v1", "drift-v1")),
+            postable(record("network_anomaly", "r-low-v1", "low", "v1", "low-v1")),
+            postable(record("network_anomaly", "r-low-v2", "low", "v2", "low-v2")),
+            postable(record("network_anomaly", "r-high-v1", "high", "v1", "high-v1")),
+        ],
+    )
+
+    def status() -> dict[str, list[str]]:
+        with urllib.request.urlopen(alertmanager + "/api/v2/alerts", timeout=5) as r:  # noqa: S310
+            return {a["labels"]["alert_id"]: a["status"]["inhibitedBy"] for a in json.loads(r.read())}
+
+    _wait("the inhibition", lambda: bool(status().get("low-v1")), timeout=30)
+    got = status()
+    assert got["low-v1"] and not got["low-v2"] and not got["high-v1"] and not got["drift-v1"], got
+    _wait("the pager's notification", lambda: bool(receivers.alerts("pager")), timeout=30)
+    assert {a["labels"]["alert_id"] for a in receivers.alerts("pager")} == {"high-v1"}
+    _wait("ops' notification", lambda: "low-v2" in {a["labels"]["alert_id"] for a in receivers.alerts("ops")})
+    assert "low-v1" not in {a["labels"]["alert_id"] for a in receivers.alerts("ops")}

@@ -182,7 +182,7 @@ def test_a_silent_device_is_resolved_by_the_sweep_with_no_data(det: Detector) ->
     out = pipe.process(recs[:51])  # the spike is the last reading: then silence
     [firing] = [Alert.model_validate_json(o.value) for o in out.outputs]
     assert firing.status == "firing" and "r-silent" in incidents
-    wall = pipe._watermark_wall  # noqa: SLF001 - the test drives the sweep's clock
+    wall = pipe._marks[0][1]  # noqa: SLF001 - the test drives the sweep's clock
     assert pipe.sweep(now=wall + 60).outputs == []  # not silent long enough yet
     swept = pipe.sweep(now=wall + 901)
     [resolved] = [Alert.model_validate_json(o.value) for o in swept.outputs]
@@ -225,8 +225,63 @@ def test_idle_device_state_expires_as_deletes(det: Detector) -> None:
     )
     pipe.process([Record("network-metrics", 0, 0, b"r-idle", event.to_bytes())])
     assert "r-idle" in baselines
-    wall = pipe._watermark_wall  # noqa: SLF001
+    wall = pipe._marks[0][1]  # noqa: SLF001
     pipe.sweep(now=wall + 1800)
     assert "r-idle" in baselines
     pipe.sweep(now=wall + 3600)
     assert "r-idle" not in baselines
+
+
+def _reading(device: str, k: int, minute: float, latency: float) -> NetworkMetrics:
+    return NetworkMetrics(
+        event_id=uuid.uuid5(uuid.NAMESPACE_URL, f"{device}/{k}"),
+        event_type="network_metrics",
+        occurred_at=datetime.fromtimestamp(T0 + 60 * minute, UTC),
+        device_id=device,
+        packet_loss=0.001,
+        latency_ms=latency,
+        bandwidth_utilization=0.4,
+        connection_count=100,
+        error_rate=0.001,
+    )
+
+
+def test_a_lagging_partition_is_judged_by_its_own_clock(det: Detector) -> None:
+    incidents: dict[str, Any] = {}
+    pipe = _pipeline(det, {}, incidents)
+    rng = np.random.default_rng(1)
+    slow = [_reading("r-slow", k, k, 20 + rng.normal() + (500 if k == 50 else 0)) for k in range(51)]
+    fast = [_reading("r-fast", k, k, 20 + rng.normal()) for k in range(400)]  # hours ahead
+    pipe.process([Record("network-metrics", 0, k, b"r-slow", e.to_bytes()) for k, e in enumerate(slow)])
+    pipe.process([Record("network-metrics", 1, k, b"r-fast", e.to_bytes()) for k, e in enumerate(fast)])
+    assert incidents["r-slow"]["partition"] == 0
+    wall = pipe._marks[0][1]  # noqa: SLF001 - the test drives the sweep's clock
+    # partition 1 is 350 minutes past r-slow's last reading; partition 0's clock is not
+    assert pipe.sweep(now=wall + 1).outputs == [] and "r-slow" in incidents
+
+
+def test_drift_is_one_episode_per_partition_resolved_when_psi_falls_back(det: Detector) -> None:
+    from detector import DriftMonitor
+
+    holder = ModelHolder(det, DriftMonitor(det.drift_reference, window=200, threshold=0.25))
+    pipe = MetricsPipeline("alerts", holder, {}, {}, WorkerMetrics(CollectorRegistry()), WINDOW)
+    from detector import synthetic_normal_traffic
+
+    rows, ids, t = synthetic_normal_traffic(n_devices=50, minutes=1440, seed=42)  # the training data
+    records = []
+    for k in range(1000):  # windows of 200: normal, three with utilisation pinned at 99 %, normal again
+        r = rows[k]
+        e = _reading(ids[k], k, float(t[k]) / 60, float(r[1])).model_copy(
+            update={
+                "packet_loss": float(r[0]),
+                "bandwidth_utilization": 0.99 if 200 <= k < 800 else float(r[2]),
+                "connection_count": int(r[3]),
+                "error_rate": float(r[4]),
+            }
+        )
+        records.append(Record("network-metrics", 0, k, e.device_id.encode(), e.to_bytes()))
+    out = [Alert.model_validate_json(o.value) for o in pipe.process(records).outputs]
+    drift = [a for a in out if a.alert_type == "model_drift"]
+    assert [a.status for a in drift][0] == "firing" and drift[-1].status == "resolved", drift
+    assert len({a.alert_id for a in drift}) == 1 and drift[0].labels["partition"] == "0"
+    assert drift[-1].count == 3 and drift[-1].reasons[0].feature == "bandwidth_utilization"
