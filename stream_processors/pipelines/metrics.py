@@ -95,10 +95,7 @@ class MetricsPipeline:
         stamps = [e.occurred_at.timestamp() for e in events]
         # first-seen order (deterministic changelog order); each device's state read and written once
         baselines = {d: dict(self.baselines.get(d) or {}) for d in dict.fromkeys(device_ids)}
-        last_at: dict[str, float] = {}
-        for d, ts in zip(device_ids, stamps, strict=True):
-            if ts > last_at.get(d, -np.inf):
-                last_at[d] = ts
+        last_at = dict(zip(device_ids, stamps, strict=True))  # each device's last reading in the batch
         scores, anomalies = detector.score_anomalies(rows, device_ids, baselines)
         for device, state in baselines.items():
             self.baselines[device] = {**state, "at": last_at[device]}  # "at": for idle-state expiry
@@ -112,12 +109,24 @@ class MetricsPipeline:
                 out = self.drift.judge(report, detector.version, parsed[i][0].partition, events[i])
                 if out is not None:
                     result.outputs.append(self._drift_record(*out))
-        wall = time.time()
-        for (record, _), ts in zip(parsed, stamps, strict=True):
-            mark = self._marks.get(record.partition)
-            if mark is None or ts > mark[0]:
-                self._marks[record.partition] = (ts, wall)
+        self._advance(parsed, stamps)
         return result
+
+    def _advance(self, parsed: list[tuple[Record, NetworkMetrics]], stamps: list[float]) -> None:
+        """Move each partition's clock to its latest reading (a fetched batch is one partition)."""
+        wall = time.time()
+        parts = {r.partition for r, _ in parsed}
+        groups: dict[int, float] = {}
+        if len(parts) == 1:
+            groups[parts.pop()] = max(stamps)
+        else:
+            for (record, _), ts in zip(parsed, stamps, strict=True):
+                if ts > groups.get(record.partition, -np.inf):
+                    groups[record.partition] = ts
+        for p, ts in groups.items():
+            mark = self._marks.get(p)
+            if mark is None or ts > mark[0]:
+                self._marks[p] = (ts, wall)
 
     # --- network anomalies ---------------------------------------------------
     def _lifecycle(
