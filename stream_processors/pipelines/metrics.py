@@ -144,7 +144,7 @@ class MetricsPipeline:
         candidates.update(d for d in dict.fromkeys(device_ids) if self.incidents.get(d) is not None)
         if not candidates:
             return
-        states = {d: self.incidents.get(d) for d in candidates}
+        states = {d: _open_state(self.incidents.get(d)) for d in candidates}
         for i, device in enumerate(device_ids):
             if device not in candidates:
                 continue
@@ -228,7 +228,9 @@ class MetricsPipeline:
         """
         wall = time.time() if now is None else now
         result = BatchResult()
-        open_states = {d: s for d in list(self.incidents) if isinstance(s := self.incidents.get(d), dict)}
+        open_states = {
+            d: s for d in list(self.incidents) if (s := _open_state(self.incidents.get(d))) is not None
+        }
         for state in open_states.values():
             p = int(state.get("partition", -1))
             if p not in self._marks:
@@ -296,6 +298,30 @@ class MetricsPipeline:
             extra_labels={"partition": str(partition)},
         )
         return Output(self.alerts_topic, subject, alert.to_bytes())
+
+
+def _open_state(state: Any) -> dict[str, Any] | None:
+    """An incident state as the rule reads it; one written before the lifecycle (``opened_at``,
+    ``last_at``) is read as an open incident of low severity; anything else as none."""
+    if not isinstance(state, dict):
+        return None
+    if "last_seen_at" in state:
+        return state
+    try:
+        last = float(state["last_at"])
+        return {
+            "alert_id": str(state["alert_id"]),
+            "started_at": float(state["opened_at"]),
+            "last_seen_at": last,
+            "last_reading_at": last,
+            "count": int(state.get("count", 1)),
+            "severity": "low",
+            "score": 0.0,
+            "event_ids": [],
+            "peak": None,
+        }
+    except (KeyError, TypeError, ValueError):
+        return None
 
 
 class _DriftEpisodes:

@@ -285,3 +285,21 @@ def test_drift_is_one_episode_per_partition_resolved_when_psi_falls_back(det: De
     assert [a.status for a in drift][0] == "firing" and drift[-1].status == "resolved", drift
     assert len({a.alert_id for a in drift}) == 1 and drift[0].labels["partition"] == "0"
     assert drift[-1].count == 3 and drift[-1].reasons[0].feature == "bandwidth_utilization"
+
+
+def test_an_incident_opened_before_the_lifecycle_is_resolved_under_its_id(det: Detector) -> None:
+    """State written by the previous version (``opened_at``, ``last_at``) is read, not dead-lettered."""
+    incidents: dict[str, Any] = {
+        "r-old": {"alert_id": "old-1", "opened_at": T0, "last_at": T0 + 60, "count": 2},
+        "r-junk": "not a state",
+    }
+    pipe = _pipeline(det, {}, incidents)
+    recs = [
+        Record("network-metrics", 0, k, d.encode(), _reading(d, k, 10 + k, 20.0).to_bytes())
+        for k, d in enumerate(["r-old", "r-junk"])
+    ]
+    result = pipe.process(recs)
+    assert not result.dead_letters
+    [resolved] = [Alert.model_validate_json(o.value) for o in result.outputs]
+    assert resolved.alert_id == "old-1" and resolved.status == "resolved" and resolved.count == 2
+    assert "r-old" not in incidents
