@@ -224,6 +224,11 @@ def test_an_incident_reaches_the_pager_firing_then_resolved_and_never_the_tutors
         [fired] = {a["labels"]["alert_id"]: a for a in pager("firing")}.values()
         assert fired["labels"]["device"] == "edge-am" and fired["labels"]["severity"] == "critical"
         assert fired["annotations"]["dashboard_url"].endswith("var-device=edge-am")
+        # with no new records, the bridge re-sends its active set (every 2 s here)
+        sent = bridge.sent
+        _wait(
+            "two re-sends of the active set", lambda: bridge.sent >= sent + 2 * len(bridge.active), timeout=30
+        )
         # the device's normal readings a window later resolve the incident
         with Collector(settings) as c:
             for i in range(10):
