@@ -79,8 +79,17 @@ class DriftMonitor:
 
     def update(self, rows: np.ndarray) -> DriftReport | None:
         """Count ``rows`` (n, 5); return a report when a window completes (the last one if several)."""
+        reports = self.update_all(rows)
+        return reports[-1][1] if reports else None
+
+    def update_all(self, rows: np.ndarray) -> list[tuple[int, DriftReport]]:
+        """Count ``rows`` (n, 5); every window completed, as ``(index of its last row, report)``.
+
+        The windows are counted in rows, so how ``rows`` are cut into calls does not change them.
+        """
         rows = np.asarray(rows, dtype=np.float64).reshape(-1, len(self._edges))
-        report = None
+        reports: list[tuple[int, DriftReport]] = []
+        done = 0
         while rows.shape[0]:
             take = min(self.window - self._seen, rows.shape[0])
             chunk, rows = rows[:take], rows[take:]
@@ -89,9 +98,10 @@ class DriftMonitor:
                     np.searchsorted(e, chunk[:, j], side="right"), minlength=e.size + 1
                 )
             self._seen += take
+            done += take
             if self._seen == self.window:
-                report = self._report()
-        return report
+                reports.append((done - 1, self._report()))
+        return reports
 
     def _report(self) -> DriftReport:
         names = self.reference["features"]

@@ -81,6 +81,11 @@ def score_stream(det: Detector, stream: LabelledStream) -> tuple[np.ndarray, np.
     return np.concatenate(scores), np.concatenate(flags), time.perf_counter() - t0
 
 
+def _severity(det: Detector, scores: np.ndarray) -> np.ndarray:
+    """The worker's severity of each reading's score (the bands of :attr:`Detector.thresholds`)."""
+    return np.where(scores >= det.high, "high", np.where(scores >= det.medium, "medium", "low"))
+
+
 def _pr_auc(label: np.ndarray, score: np.ndarray) -> tuple[float, dict[str, list[float]]]:
     p, r, _ = precision_recall_curve(label, score)
     step = max(1, p.size // 400)
@@ -135,7 +140,7 @@ def evaluate(
         "ours": {
             "model_version": det.version,
             "thresholds": det.thresholds,
-            "incident_level": incident_level(stream, our_flags, alert_window_s),
+            "incident_level": incident_level(stream, our_flags, alert_window_s, _severity(det, ours)),
             "event_level": event_level(stream, our_flags),
             "pr_auc_events": round(our_ap, 4),
             "scoring_events_per_s": round(label.size / secs),

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from detector.synthetic import DeviceProfiles, normal_metrics, timeline
+from detector.synthetic import DEFAULT, DeviceProfiles, Variation, normal_metrics, timeline
 
 INCIDENT_TYPES: tuple[str, ...] = (
     "latency_spike",
@@ -74,10 +74,18 @@ class LabelledStream:
 
 
 def _place(
-    rng: np.random.Generator, n_devices: int, minutes: int, quiet: int, per_type: int
+    rng: np.random.Generator, n_devices: int, minutes: int, quiet: int, per_type: int, at_start: int = 0
 ) -> list[Incident]:
     busy: dict[int, list[tuple[float, float]]] = {}
     out: list[Incident] = []
+    if at_start > n_devices:
+        raise ValueError(f"{at_start} incidents at first readings need as many devices, not {n_devices}")
+    for k in range(at_start):  # from a device's very first reading: no baseline yet
+        kind = INCIDENT_TYPES[k % (len(INCIDENT_TYPES) - 1)]  # not slow_drift: it starts at normal
+        lo, hi = _DURATION_MIN[kind]
+        dur = rng.uniform(lo, hi) * 60.0
+        busy[k] = [(0.0, dur)]
+        out.append(Incident(k, kind, 0.0, dur))
     for kind in INCIDENT_TYPES:
         lo, hi = _DURATION_MIN[kind]
         if (minutes - hi - 60) <= quiet:
@@ -128,13 +136,19 @@ def incident_stream(
     per_type: int = 10,
     events_per_minute: int = 1,
     quiet_minutes: int = 120,
+    variation: Variation = DEFAULT,
+    at_start: int = 0,
 ) -> LabelledStream:
-    """A labelled stream: ``per_type`` incidents of each type over ``n_devices`` and ``minutes``."""
+    """A labelled stream: ``per_type`` incidents of each type over ``n_devices`` and ``minutes``.
+
+    ``variation`` changes the devices' normal life (:class:`detector.synthetic.Variation`);
+    ``at_start`` more incidents start at the first readings of as many devices.
+    """
     rng = np.random.default_rng(seed)
-    profiles = DeviceProfiles.draw(n_devices, rng)
+    profiles = DeviceProfiles.draw(n_devices, rng, variation)
     dev, t = timeline(n_devices, minutes, events_per_minute, rng)
-    rows = normal_metrics(profiles, dev, t, rng)
-    incidents = _place(rng, n_devices, minutes, quiet_minutes, per_type)
+    rows = normal_metrics(profiles, dev, t, rng, variation)
+    incidents = _place(rng, n_devices, minutes, quiet_minutes, per_type, at_start)
     label = np.full(t.size, -1, dtype=np.int64)
     for k, inc in enumerate(incidents):
         m = (dev == inc.device) & (t >= inc.start) & (t < inc.end)

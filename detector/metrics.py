@@ -5,10 +5,12 @@ Precision/recall/F1 over events. Per type: recall over that type's events, and
 precision as if the stream held only that type's incidents: TP_type / (TP_type + FP),
 with FP the flagged normal events of the whole stream.
 
-Incident level (what ops see): flagged events become *alerts* the way a worker
-raises them, at most one per device per ``alert_window_s``. An alert is true if
-it falls in an incident of its device or within ``alert_window_s`` after its end
-(the tail of the same incident), else false. Recall = incidents with at least one
+Incident level (what ops see): flagged events become *alerts* by the rule the
+worker ships (:mod:`detector.episodes`): an alert is the ``firing`` record of an
+incident, which stays open while flagged events of its device come less than
+``alert_window_s`` apart. An alert is true if it opens inside an incident of its
+device or within ``alert_window_s`` after its end (the tail of the same
+incident), else false. Recall = incidents with at least one
 flagged event inside their window / incidents; precision = true alerts / alerts.
 Detection delay = time from incident start to its first flagged event. Per type:
 recall, delay, and precision as TA_type / (TA_type + FA). False alerts per
@@ -21,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from detector.episodes import episodes
 from detector.incidents import INCIDENT_TYPES, LabelledStream
 
 
@@ -35,15 +38,33 @@ def _prf(tp: int, fp: int, fn: int) -> dict[str, float]:
 
 
 def raise_alerts(flagged: np.ndarray, device: np.ndarray, t: np.ndarray, window_s: float) -> np.ndarray:
-    """Events that raise an alert: flagged, and no alert for the device in the last ``window_s``."""
+    """Events that open an incident (a ``firing`` record), by the worker's rule (:func:`episodes`)."""
     out = np.zeros(flagged.size, dtype=bool)
-    last: dict[int, float] = {}
-    for i in np.flatnonzero(flagged):
-        d = int(device[i])
-        if t[i] - last.get(d, -np.inf) >= window_s:
-            out[i] = True
-            last[d] = float(t[i])
+    for ep in episodes(flagged, device, t, window_s):
+        out[ep.first_row] = True
     return out
+
+
+def resolution_times(
+    flagged: np.ndarray,
+    device: np.ndarray,
+    t: np.ndarray,
+    window_s: float,
+    severity: np.ndarray | None = None,
+) -> dict[str, Any]:
+    """How long the rule's incidents last, how soon they are resolved (minutes, medians), and how
+    many ``updated`` records (severity rises) they give (counted only when ``severity`` is given)."""
+    eps = episodes(flagged, device, t, window_s, severity)
+    done = [e for e in eps if e.resolved_at is not None]
+    dur = np.array([e.last_seen_at - e.started_at for e in done]) / 60.0
+    lag = np.array([e.resolved_at - e.last_seen_at for e in done if e.resolved_at is not None]) / 60.0
+    return {
+        "incidents_opened": len(eps),
+        "resolved": len(done),
+        "updates": sum(e.updates for e in eps) if severity is not None else None,
+        "duration_min_median": round(float(np.median(dur)), 2) if dur.size else None,
+        "resolve_lag_min_median": round(float(np.median(lag)), 2) if lag.size else None,
+    }
 
 
 def event_level(stream: LabelledStream, flagged: np.ndarray) -> dict[str, Any]:
@@ -57,7 +78,9 @@ def event_level(stream: LabelledStream, flagged: np.ndarray) -> dict[str, Any]:
     return out
 
 
-def incident_level(stream: LabelledStream, flagged: np.ndarray, window_s: float) -> dict[str, Any]:
+def incident_level(
+    stream: LabelledStream, flagged: np.ndarray, window_s: float, severity: np.ndarray | None = None
+) -> dict[str, Any]:
     alerts = raise_alerts(flagged, stream.device, stream.t, window_s)
     owner = np.full(stream.t.size, -1, dtype=np.int64)  # incident an alert belongs to
     detected, delays = [], []
@@ -95,6 +118,7 @@ def incident_level(stream: LabelledStream, flagged: np.ndarray, window_s: float)
             "false_alerts": false_alerts,
             "false_alerts_per_device_hour": round(false_alerts / hours, 5),
             "false_alerts_per_device_day": round(24 * false_alerts / hours, 4),
+            "lifecycle": resolution_times(flagged, stream.device, stream.t, window_s, severity),
         }
     )
     for kind in INCIDENT_TYPES:

@@ -182,7 +182,10 @@ class Detector:
         rows = np.clip(rows, 0.0, _CEILING)
         devices, inv, occ = index_batch(device_ids)
         state = load_states(devices, baselines)
-        in_warmup = state[0][inv] + occ < self.params.warmup
+        # rows whose device may still be in warm-up when its turn comes: a device's count grows only
+        # with its normal readings, so "count before the batch + place in the batch" over-estimates
+        # it, and a row it wrongly put past warm-up got no global score (a batch-size-dependent miss)
+        in_warmup = state[0][inv] < self.params.warmup
         g = np.zeros(rows.shape[0])
         if in_warmup.any():
             g[in_warmup] = self.global_scores(rows[in_warmup])

@@ -6,18 +6,26 @@ import sys
 import uuid
 
 from schemas import Alert
+from stream_processors.alerting import duration_text
 
 _COLOURS = {"high": "\033[1;31m", "medium": "\033[33m", "low": "\033[36m"}
 _RESET = "\033[0m"
 
 
 def format_alert(alert: Alert, *, colour: bool = False) -> str:
-    """``13:05:11 HIGH   network_anomaly   lab-r3  score 0.71  latency_ms 180.0 (normal 21.0, 9.5σ) → …``"""
+    """One line per lifecycle record: time, status, severity, type, subject, duration so far, details.
+
+    ``13:05:11 FIRING   HIGH   network_anomaly    lab-r3  0s  score 0.71  latency_ms 180 (normal 21, +9.5σ)``
+    A resolved record shows when the incident ended and how long it lasted.
+    """
     sev = alert.severity.upper().ljust(6)
     if colour:
         sev = f"{_COLOURS.get(alert.severity, '')}{sev}{_RESET}"
-    head = f"{alert.detected_at:%H:%M:%S} {sev} {alert.alert_type:<18} {alert.subject}"
-    parts = [head]
+    at = alert.ended_at if alert.status == "resolved" and alert.ended_at else alert.last_seen_at
+    head = f"{at:%H:%M:%S} {alert.status.upper():<8} {sev} {alert.alert_type:<18} {alert.subject}"
+    parts = [head, duration_text(alert.duration_s)]
+    if alert.status == "resolved":
+        parts.append(f"({alert.resolution or 'resolved'})")
     if alert.score is not None:
         parts.append(f"score {alert.score:.2f}")
     if alert.count > 1:
@@ -30,7 +38,7 @@ def format_alert(alert: Alert, *, colour: bool = False) -> str:
     if alert.model_version:
         parts.append(f"model {alert.model_version}")
     line = "  ".join(parts)
-    if alert.recommendations:
+    if alert.recommendations and alert.status != "resolved":
         line += f"\n{'':>9}→ {alert.recommendations[0]}"
     return line
 

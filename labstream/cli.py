@@ -22,7 +22,7 @@ from labstream.settings import Settings
 
 _SUBCOMMAND_MODULES: tuple[str, ...] = (
     "labstream.cli_core",  # broker, worker, up, alerts, schemas
-    "labstream.cli_ops",  # deadletters, pseudonym
+    "labstream.cli_ops",  # deadletters, pseudonym, alertmanager
     "labstream.cli_model",  # model train/evaluate/list/promote/rollback
     "labstream.cli_ingest",  # api, replay
 )

@@ -1,4 +1,4 @@
-"""Operator subcommands: ``deadletters list|replay`` and ``pseudonym``."""
+"""Operator subcommands: ``deadletters list|replay``, ``pseudonym`` and ``alertmanager``."""
 
 from __future__ import annotations
 
@@ -27,6 +27,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("student_ids", nargs="+", metavar="STUDENT_ID")
     p.set_defaults(handler=_pseudonym)
+
+    p = sub.add_parser(
+        "alertmanager", help="forward the alerts topic to Alertmanager's v2 API (firing, re-sent, resolved)"
+    )
+    p.add_argument("--url", help="Alertmanager base URL (default: LABSTREAM_ALERTMANAGER_URL)")
+    p.set_defaults(handler=_alertmanager)
 
 
 def _need_kafka(settings: Settings) -> bool:
@@ -88,4 +94,21 @@ def _pseudonym(args: argparse.Namespace, settings: Settings) -> int:
     for sid in args.student_ids:
         names = p.pseudonyms_during_rotation(sid)
         print(f"{sid}\t" + "\t".join(names[k] for k in sorted(names, key=lambda k: k != p.key_id)))
+    return 0
+
+
+def _alertmanager(args: argparse.Namespace, settings: Settings) -> int:
+    import signal
+
+    from labstream.alertmanager import Bridge
+
+    if not _need_kafka(settings):
+        return 2
+    if args.url:
+        settings = settings.model_copy(update={"alertmanager_url": args.url})
+    bridge = Bridge(settings)
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: bridge.stop.set())
+    print(f"labstream: alerts topic {settings.topics.alerts} -> {settings.alertmanager_url}", file=sys.stderr)
+    bridge.run()
     return 0

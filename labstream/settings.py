@@ -153,6 +153,38 @@ class Settings(BaseSettings):
         default=None, description="File holding the model signing key (development creates one)."
     )
 
+    # --- alerts (issue 16) ------------------------------------------------------
+    alert_no_data_s: float = Field(
+        default=900.0, gt=0, description="A device silent this long (event time) has its incident resolved."
+    )
+    device_state_ttl_s: float = Field(
+        default=7 * 86400.0,
+        gt=0,
+        description="Baseline and incident state of a device idle this long is deleted.",
+    )
+    incident_sweep_s: float = Field(
+        default=30.0, gt=0, description="How often silent devices are looked for."
+    )
+    alert_lab: str = Field(default="labstream", description="`lab` label of every alert.")
+    alert_team: str = Field(default="netops", description="`team` label of every alert.")
+    alert_device_labels: dict[str, dict[str, str]] = Field(
+        default_factory=dict,
+        description='Labels by device-id pattern (fnmatch, first match wins): {"core-*": {"team": "core"}}.',
+    )
+    runbook_base_url: str = Field(
+        default="https://runbooks.labstream.invalid", description="Runbook link: <base>/<alert_type>."
+    )
+    grafana_base_url: str = Field(default="http://localhost:3000", description="Dashboard links start here.")
+    alertmanager_url: str = Field(
+        default="http://127.0.0.1:9093", description="Where `labstream alertmanager` posts."
+    )
+    alertmanager_group: str = Field(
+        default="labstream-alertmanager", description="The bridge's consumer group."
+    )
+    alertmanager_resend_s: float = Field(
+        default=60.0, gt=0, description="Active alerts are re-sent this often (well inside resolve_timeout)."
+    )
+
     @field_validator("api_tokens", mode="before")
     @classmethod
     def _split_tokens(cls, v: object) -> object:

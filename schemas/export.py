@@ -30,9 +30,10 @@ def json_schemas() -> dict[str, dict[str, object]]:
     out: dict[str, dict[str, object]] = {}
     for topic, model in TOPIC_MODELS.items():
         schema = model.model_json_schema(mode="serialization" if topic not in _INPUTS else "validation")
-        schema["$id"] = f"https://labstream.invalid/schemas/v{SCHEMA_VERSION}/{topic}.json"
+        version = getattr(model, "SCHEMA_VERSION", SCHEMA_VERSION)  # alerts: version 2
+        schema["$id"] = f"https://labstream.invalid/schemas/v{version}/{topic}.json"
         schema["x-topic"] = topic
-        schema["x-schema-version"] = SCHEMA_VERSION
+        schema["x-schema-version"] = version
         out[topic] = schema
     collector = TypeAdapter(CollectorEvent).json_schema()
     collector["title"] = "CollectorEvent"

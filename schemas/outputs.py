@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import uuid
-from typing import Literal
+from typing import Any, ClassVar, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from schemas.envelope import FiniteFloat, Model, UtcDatetime, utcnow
 from schemas.events import DeviceType, Language
@@ -57,20 +58,75 @@ class Reason(Model):
     deviation: float = Field(description="Distance from normal in robust standard deviations.")
 
 
-class Alert(Model):
-    """An alert for the ops team or a tutor (topic ``alerts``, key ``subject``)."""
+ALERT_SCHEMA_VERSION = 2
+AlertStatus = Literal["firing", "updated", "resolved"]
+Resolution = Literal["recovered", "no data"]
 
+
+class AlertLinks(Model):
+    """Where to look: the runbook of the alert type, the Grafana dashboard with the subject selected."""
+
+    runbook: str | None = None
+    dashboard: str | None = None
+
+
+class Alert(Model):
+    """One lifecycle record of an incident (topic ``alerts``, key ``subject``), schema version 2.
+
+    An incident gives a ``firing`` record when it opens, an ``updated`` record each time its
+    severity rises, and one ``resolved`` record when it ends; all carry the incident's ``alert_id``
+    and the ``fingerprint`` of its alert type and subject. ``count`` and ``last_seen_at`` cover the
+    whole incident up to that record. A version 1 record (``detected_at``, no lifecycle) is read as
+    a ``firing`` record that started and was last seen at ``detected_at``.
+    """
+
+    SCHEMA_VERSION: ClassVar[int] = ALERT_SCHEMA_VERSION
+
+    schema_version: Literal[1, 2] = 2
     alert_id: str
+    fingerprint: str
+    status: AlertStatus = "firing"
     alert_type: str
     severity: Severity
     subject: str
-    detected_at: UtcDatetime = Field(default_factory=utcnow)
+    started_at: UtcDatetime
+    last_seen_at: UtcDatetime
+    ended_at: UtcDatetime | None = None
+    resolution: Resolution | None = Field(
+        default=None, description="Why a resolved incident ended: later normal readings, or silence."
+    )
+    summary: str = ""
+    labels: dict[str, str] = Field(default_factory=dict)
+    links: AlertLinks = Field(default_factory=AlertLinks)
     score: FiniteFloat | None = None
     model_version: str | None = None
     reasons: list[Reason] = Field(default_factory=list)
     recommendations: list[str] = Field(default_factory=list)
     event_ids: list[str] = Field(default_factory=list)
     count: int = Field(default=1, ge=1)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_v1(cls, data: Any) -> Any:
+        """Read a version 1 record (``detected_at``, no lifecycle) as a firing record."""
+        if isinstance(data, dict) and "detected_at" in data and "started_at" not in data:
+            data = dict(data)
+            at = data.pop("detected_at")
+            data.update(schema_version=1, started_at=at, last_seen_at=at)
+            data.setdefault(
+                "fingerprint", alert_fingerprint(str(data.get("alert_type")), str(data.get("subject")))
+            )
+        return data
+
+    @property
+    def duration_s(self) -> float:
+        """Seconds from the incident's start to its end (resolved) or to its last anomalous reading."""
+        return ((self.ended_at or self.last_seen_at) - self.started_at).total_seconds()
+
+
+def alert_fingerprint(alert_type: str, subject: str) -> str:
+    """Stable identity of an alert type and subject (16 hex digits of a SHA-256), for grouping."""
+    return hashlib.sha256(f"{alert_type}\x00{subject}".encode()).hexdigest()[:16]
 
 
 class DeadLetter(Model):

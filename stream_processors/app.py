@@ -25,6 +25,7 @@ from prometheus_client import CollectorRegistry
 from detector import DetectorError, ModelRegistry
 from labstream.broker import free_port
 from labstream.settings import Settings
+from stream_processors.alerting import AlertContext
 from stream_processors.batching import Batch, BatchApp, BatchChannel
 from stream_processors.code import CodeCheckPool, StrugglingTracker
 from stream_processors.metrics import WorkerMetrics, observe_many
@@ -137,9 +138,18 @@ class Worker:
             StrugglingTracker(threshold=s.struggling_threshold),
             staged["students"],
             self.metrics,
+            AlertContext.from_settings(s),
         )
         self.metrics_pipeline = MetricsPipeline(
-            t.alerts, self.model, staged["baselines"], staged["incidents"], self.metrics, s.alert_window_s
+            t.alerts,
+            self.model,
+            staged["baselines"],
+            staged["incidents"],
+            self.metrics,
+            s.alert_window_s,
+            context=AlertContext.from_settings(s),
+            no_data_s=s.alert_no_data_s,
+            state_ttl_s=s.device_state_ttl_s,
         )
         self._agent("commands", t.lab_events, self.command_pipeline.process, 1000, 0.05)
         self._agent("code", t.student_events, self.code_pipeline.process, 200, 0.05)
@@ -150,6 +160,7 @@ class Worker:
             app.topic(topic, partitions=s.partitions)  # declared so they exist before the first send
         app.timer(s.model_poll_s)(self._poll_model)
         app.timer(5.0)(self._update_lag)
+        app.timer(s.incident_sweep_s)(self.sweep_incidents)
         from stream_processors.web import register_views
 
         register_views(self)
@@ -187,7 +198,8 @@ class Worker:
         if not batch.begin(self.app):
             return
         try:
-            await self.handle(name, batch.messages, self.processes[name])
+            async with self._lock(name):  # the sweep timer writes the same staged tables
+                await self.handle(name, batch.messages, self.processes[name])
         except Exception as e:
             log.exception("agent %s: a batch of %d was not delivered; stopping", name, len(batch.messages))
             await self.app.crash(e)
@@ -272,6 +284,18 @@ class Worker:
             await asyncio.gather(*futures)
 
     # --- timers -------------------------------------------------------------
+    def _lock(self, name: str) -> asyncio.Lock:
+        locks: dict[str, asyncio.Lock] = self.__dict__.setdefault("_locks", {})
+        return locks.setdefault(name, asyncio.Lock())
+
+    async def sweep_incidents(self) -> None:
+        """Resolve silent devices' incidents, expire idle devices' state; outputs, then state."""
+        async with self._lock("metrics"):
+            result = self.metrics_pipeline.sweep()
+            await self._deliver(result)
+            for table in self.staged["metrics"]:
+                table.apply()
+
     async def _poll_model(self) -> None:
         loop = asyncio.get_running_loop()
         version = await loop.run_in_executor(None, self.model_registry.current_version)

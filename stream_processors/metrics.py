@@ -3,7 +3,9 @@
 The owner of the metrics takes a ``CollectorRegistry``; tests build a fresh
 one and read values with ``registry.get_sample_value``. Label values are
 bounded sets (topics, agents, stages, categories, severities, features):
-never a student, pseudonym, device or event id.
+never a student, pseudonym or event id. One exception, bounded too: the open-incidents gauge is
+labelled by device id, one series per device with an open network incident, removed when the
+incident is resolved (Grafana's "open incidents by device").
 
 >>> from prometheus_client import CollectorRegistry
 >>> reg = CollectorRegistry()
@@ -21,6 +23,7 @@ import numpy as np
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
 
 _LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+_INCIDENT_BUCKETS = (60.0, 120.0, 300.0, 600.0, 1200.0, 1800.0, 3600.0, 7200.0, 14400.0, 43200.0, 86400.0)
 # detector scores are "decades of rarity" (0 = typical, 3 ≈ 1 in 1,000 normal readings), alerts start near 4-6
 _SCORE_BUCKETS = (0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0, 15.0, 20.0, 30.0, 50.0, 100.0)
 
@@ -89,9 +92,41 @@ class WorkerMetrics:
             ["topic", "partition"],
             registry=registry,
         )
+        self.open_incidents_gauge = Gauge(
+            "labstream_open_incidents",
+            "Open network-anomaly incidents, by device (a series exists only while one is open).",
+            ["device"],
+            registry=registry,
+        )
+        self.open_incidents = _OpenIncidents(self.open_incidents_gauge)
+        self.incident_seconds = Histogram(
+            "labstream_incident_duration_seconds",
+            "Event-time duration of resolved incidents (first to last anomalous reading), by alert type.",
+            ["alert_type"],
+            buckets=_INCIDENT_BUCKETS,
+            registry=registry,
+        )
+        for alert_type in ("network_anomaly", "model_drift", "struggling_student"):
+            self.incident_seconds.labels(alert_type=alert_type)  # exported at 0 before the first one
         self.assigned_partitions = Gauge(
             "labstream_assigned_partitions", "Partitions assigned to this worker.", registry=registry
         )
+
+
+class _OpenIncidents:
+    """The open-incidents gauge: 1 per device with an open incident; the series goes when it closes."""
+
+    def __init__(self, gauge: Gauge) -> None:
+        self.gauge = gauge
+
+    def set_device(self, device: str) -> None:
+        self.gauge.labels(device=device).set(1)
+
+    def remove_device(self, device: str) -> None:
+        try:
+            self.gauge.remove(device)
+        except KeyError:
+            pass  # never published by this worker (opened before a restart or on another worker)
 
 
 def observe_many(histogram: Histogram, values: Any) -> None:

@@ -24,6 +24,7 @@ from collections.abc import Iterator, MutableMapping
 from typing import Any
 
 _MISSING = object()
+_DELETED = object()  # a staged delete
 
 
 class StagedTable(MutableMapping[str, Any]):
@@ -35,29 +36,38 @@ class StagedTable(MutableMapping[str, Any]):
 
     def __getitem__(self, key: str) -> Any:
         value = self.staged.get(key, _MISSING)
+        if value is _DELETED:
+            raise KeyError(key)
         return self.table[key] if value is _MISSING else value
 
     def get(self, key: str, default: Any = None) -> Any:
         value = self.staged.get(key, _MISSING)
+        if value is _DELETED:
+            return default
         return self.table.get(key, default) if value is _MISSING else value
 
     def __setitem__(self, key: str, value: Any) -> None:
         self.staged[key] = value
 
     def __delitem__(self, key: str) -> None:
-        raise NotImplementedError("LabStream's pipelines never delete table keys")
+        """Staged too: :meth:`apply` deletes the key from the table (a tombstone on its changelog)."""
+        self.staged[key] = _DELETED
 
     def __iter__(self) -> Iterator[str]:
-        yield from self.staged
+        yield from (k for k, v in self.staged.items() if v is not _DELETED)
         yield from (k for k in self.table if k not in self.staged)
 
     def __len__(self) -> int:
-        return len(self.table) + sum(1 for k in self.staged if k not in self.table)
+        return sum(1 for _ in self)
 
     def apply(self) -> None:
         """Write what is staged to the real table (one changelog record per key), then forget it."""
         for key, value in self.staged.items():
-            self.table[key] = value
+            if value is _DELETED:
+                if key in self.table:
+                    del self.table[key]
+            else:
+                self.table[key] = value
         self.staged.clear()
 
     def discard(self) -> None:

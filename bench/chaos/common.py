@@ -11,8 +11,9 @@ The account follows each published record to one fate, by its Kafka coordinates:
   input whose ``event_id`` we cannot know: bad-input cases without a valid one);
 - **lost**: neither. Must be 0.
 
-Alerts: ``redelivered`` counts alert records whose ``alert_id`` was already on the topic
-(the same alert sent again after a crash: harmless for consumers that dedupe by id);
+Alerts: ``redelivered`` counts alert records already on the topic: same ``alert_id``, ``status``
+and ``count`` (the same lifecycle record sent again after a crash: harmless for consumers that
+dedupe by id and status; an incident's firing, updated and resolved records are not redeliveries);
 ``duplicates`` counts *different* alert ids raised for one incident (must be 0).
 """
 
@@ -298,9 +299,9 @@ def count_alerts(acc: Account, alerts: list[dict[str, Any]], incidents: dict[str
     ``incidents`` maps an event id to the incident the scenario injected it in; an alert
     belongs to the incident of its first event that has one, else it is its own incident.
     """
-    ids = Counter(a["alert_id"] for a in alerts)
-    acc.alerts += len(ids)
-    acc.redelivered_alerts += sum(n - 1 for n in ids.values())
+    records = Counter((a["alert_id"], a.get("status", "firing"), a.get("count")) for a in alerts)
+    acc.alerts += len({a["alert_id"] for a in alerts})
+    acc.redelivered_alerts += sum(n - 1 for n in records.values())
     per_incident: dict[tuple[str, str, str], set[str]] = defaultdict(set)
     for a in alerts:
         incident = next((incidents[e] for e in a.get("event_ids", []) if e in incidents), a["alert_id"])

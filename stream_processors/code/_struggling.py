@@ -13,7 +13,9 @@ class StrugglingTracker:
     The state is one JSON-serialisable dict per student (all their exercises), never mutated:
     ``{"v": 1, "exercises": {exercise_id: {"failures": int, "event_ids": [...]}}}``, exercises in
     least- to most-recently-updated order, at most ``max_exercises`` of them, at most ``threshold``
-    event ids each. A success on an exercise removes its entry (a reset). A failure whose
+    event ids each. A success on an exercise removes its entry (a reset); if the entry had raised an
+    alert (kept in its ``alert``: the alert's event ids and time), the success returns that alert with
+    ``"resolved": True``, so the incident is closed. A failure whose
     ``event_id`` the entry already holds is a redelivery (Kafka is at-least-once) and changes nothing.
 
     >>> t = StrugglingTracker(threshold=2)
@@ -30,12 +32,16 @@ class StrugglingTracker:
         self.max_exercises = max_exercises
 
     def update(
-        self, state: dict[str, Any] | None, exercise_id: str, failed: bool, event_id: str
+        self, state: dict[str, Any] | None, exercise_id: str, failed: bool, event_id: str, at: float = 0.0
     ) -> tuple[dict[str, Any], dict[str, Any] | None]:
-        """Apply one check result; return the new state and the alert, if this event raises one."""
+        """Apply one check result (at event time ``at``); return the new state and the alert this event
+        raises or resolves, if any."""
         exercises = self._copy(state)
         entry = exercises.pop(exercise_id, None)
         alert = None
+        if not failed and entry is not None and "alert" in entry:
+            opened = entry["alert"]
+            alert = {"exercise_id": exercise_id, "failures": entry["failures"], "resolved": True, **opened}
         if failed:
             entry = entry or {"failures": 0, "event_ids": []}
             if event_id in entry["event_ids"]:
@@ -49,6 +55,7 @@ class StrugglingTracker:
                     "failures": entry["failures"],
                     "event_ids": list(entry["event_ids"]),
                 }
+                entry["alert"] = {"event_ids": list(entry["event_ids"]), "at": at}
             exercises[exercise_id] = entry  # re-inserted last: the most recently updated
             while len(exercises) > self.max_exercises:
                 del exercises[next(iter(exercises))]
@@ -66,6 +73,8 @@ class StrugglingTracker:
                     "failures": entry["failures"],
                     "event_ids": [str(i) for i in ids][-self.threshold :] if isinstance(ids, list) else [],
                 }
+                if isinstance(entry.get("alert"), dict):
+                    out[key]["alert"] = dict(entry["alert"])
         return out
 
     @staticmethod

@@ -6,7 +6,8 @@ import uuid
 from collections.abc import MutableMapping
 from typing import Any
 
-from schemas import Alert, CodeCheck, CodeSubmission, SyntaxErrorInfo
+from schemas import CodeCheck, CodeSubmission, SyntaxErrorInfo
+from stream_processors.alerting import AlertContext
 from stream_processors.code import CodeCheckPool, StrugglingTracker
 from stream_processors.metrics import WorkerMetrics
 from stream_processors.records import BatchResult, Output, Record, parse
@@ -31,6 +32,7 @@ class CodePipeline:
         tracker: StrugglingTracker,
         students: MutableMapping[str, Any],
         metrics: WorkerMetrics,
+        context: AlertContext | None = None,
     ) -> None:
         self.code_checks_topic = code_checks_topic
         self.alerts_topic = alerts_topic
@@ -38,6 +40,7 @@ class CodePipeline:
         self.tracker = tracker
         self.students = students
         self.metrics = metrics
+        self.context = context or AlertContext()
 
     async def process(self, records: list[Record]) -> BatchResult:
         result = BatchResult()
@@ -67,29 +70,57 @@ class CodePipeline:
             aid = event.anonymous_id
             # staged: one changelog record per student per batch
             self.students[aid], alert = self.tracker.update(
-                self.students.get(aid), event.exercise_id, failed, str(event.event_id)
+                self.students.get(aid),
+                event.exercise_id,
+                failed,
+                str(event.event_id),
+                event.occurred_at.timestamp(),
             )
             if alert is not None:
                 result.outputs.append(self._alert(event, alert))
         return result
 
     def _alert(self, event: CodeSubmission, info: dict[str, Any]) -> Output:
+        """A ``firing`` record when the run of failures reaches the threshold, ``resolved`` at the success."""
         ids = [str(i) for i in info["event_ids"]]
         failures = int(info["failures"])
-        alert = Alert(
-            alert_id=str(uuid.uuid5(_ALERT_NS, "struggling:" + ",".join(ids))),
-            alert_type="struggling_student",
-            severity="medium" if failures < 2 * self.tracker.threshold else "high",
-            subject=event.anonymous_id,
-            detected_at=event.occurred_at,
-            score=float(failures),
-            recommendations=[
-                f"{failures} failed submissions in a row on exercise {event.exercise_id}",
+        resolved = bool(info.get("resolved"))
+        now = event.occurred_at.timestamp()
+        started = float(info.get("at") or now) if resolved else now
+        severity = "medium" if failures < 2 * self.tracker.threshold else "high"
+        state = {
+            "alert_id": str(uuid.uuid5(_ALERT_NS, "struggling:" + ",".join(ids))),
+            "severity": "medium" if resolved else severity,
+            "started_at": started,
+            "last_seen_at": started if resolved else now,
+            "ended_at": now,
+            "score": float(failures),
+            "count": failures,
+            "event_ids": ids,
+        }
+        exercise = event.exercise_id
+        alert = self.context.record(
+            "struggling_student",
+            event.anonymous_id,
+            "resolved" if resolved else "firing",
+            state,
+            summary=(
+                f"a student succeeded on exercise {exercise} after {failures} failed submissions"
+                if resolved
+                else f"a student failed exercise {exercise} {failures} times in a row"
+            ),
+            reason="recovered" if resolved else None,
+            recommendations=[]
+            if resolved
+            else [
+                f"{failures} failed submissions in a row on exercise {exercise}",
                 "Offer a hint or a tutor session on this exercise",
                 "Review the syntax errors in the linked code checks",
             ],
-            event_ids=ids,
-            count=failures,
+            extra_labels={"exercise_id": exercise},
         )
-        self.metrics.alerts.labels(alert_type="struggling_student", severity=alert.severity).inc()
+        if resolved:
+            self.metrics.incident_seconds.labels(alert_type="struggling_student").observe(now - started)
+        else:
+            self.metrics.alerts.labels(alert_type="struggling_student", severity=alert.severity).inc()
         return Output(self.alerts_topic, event.anonymous_id, alert.to_bytes())

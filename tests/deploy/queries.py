@@ -75,6 +75,7 @@ def grafana_to_promql(expr: str, rate_interval: str = "1m") -> str:
     """Replace the Grafana variables the dashboard uses with concrete durations."""
     for var in ("$__rate_interval", "${__rate_interval}", "$__interval", "${__interval}", "$__range"):
         expr = expr.replace(var, rate_interval)
+    expr = expr.replace("$device", ".*")  # the dashboard's device variable (alert links set it): all
     if "$" in expr:
         raise ValueError(f"unsupported Grafana variable in {expr!r}")
     return expr

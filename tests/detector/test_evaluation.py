@@ -44,11 +44,13 @@ def test_first_design_batch_equals_one_event_per_call():
         assert f1[0] == flags[i] and s1[0] == pytest.approx(scores[i])
 
 
-def test_alerts_are_deduplicated_per_device_window():
-    flagged = np.array([True, True, True, True])
-    device = np.array([0, 0, 1, 0])
-    t = np.array([0.0, 60.0, 60.0, 300.0])
-    assert raise_alerts(flagged, device, t, 300.0).tolist() == [True, False, True, True]
+def test_alerts_open_incidents_by_the_workers_rule():
+    # an incident lasts while flagged events of a device come less than the window apart (the
+    # worker's rule, detector.episodes): 0, 60, 300 and 599 are one incident of device 0, 900 a new one
+    flagged = np.array([True, True, True, True, True, True])
+    device = np.array([0, 0, 1, 0, 0, 0])
+    t = np.array([0.0, 60.0, 60.0, 300.0, 599.0, 900.0])
+    assert raise_alerts(flagged, device, t, 300.0).tolist() == [True, False, True, False, False, True]
 
 
 def test_too_short_a_stream_is_refused_not_looped():

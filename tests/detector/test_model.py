@@ -8,7 +8,7 @@ import time
 import numpy as np
 import pytest
 
-from detector import Verdict, synthetic_normal_traffic
+from detector import Detector, Verdict, synthetic_normal_traffic
 from schemas import METRIC_FIELDS
 
 
@@ -107,3 +107,28 @@ def test_absurd_but_finite_readings_do_not_overflow(detector):
         assert v.is_anomaly and np.isfinite(v.score)
         assert all(np.isfinite(r["deviation"]) for r in v.reasons)
     json.dumps(baselines, allow_nan=False)
+
+
+def test_warm_up_scoring_does_not_depend_on_batch_boundaries(detector: Detector) -> None:
+    """An anomaly in a device's warm-up does not count towards it: the rows after it are still in
+    warm-up, in one batch as one by one (a batch once judged them warmed up and missed them)."""
+    rng = np.random.default_rng(5)
+    n = detector.params.warmup + 10
+    rows = np.column_stack(
+        [
+            np.full(n, 0.001),
+            20 + rng.normal(0, 1, n),
+            np.full(n, 0.4),
+            np.full(n, 100.0),
+            np.full(n, 0.001),
+        ]
+    )
+    rows[2:8, 1] = 5000.0  # six absurd latencies early in warm-up
+    rows[n - 12, 1] = 5000.0  # and one whose row number is past warm-up, its count not
+    ids = ["r-warm"] * n
+    whole = detector.score_arrays(rows, ids, {})
+    singles: dict[str, dict] = {}
+    one = [detector.score_arrays(rows[i : i + 1], ids[i : i + 1], singles) for i in range(n)]
+    assert whole.is_anomaly.tolist() == [bool(s.is_anomaly[0]) for s in one]
+    assert whole.score.tolist() == pytest.approx([float(s.score[0]) for s in one])
+    assert whole.is_anomaly[n - 12]

@@ -81,3 +81,7 @@ async def test_drift_names_exactly_the_shifted_feature(
         assert [r.feature for r in a.reasons] == ["bandwidth_utilization"], a.reasons
         assert a.reasons[0].value > settings.drift_psi_threshold
         assert a.model_version and a.subject == f"model:{a.model_version}"
+    # one episode per input partition while the drift lasts, not one alert per drifted window
+    firing = [a for a in alerts if a.status == "firing"]
+    assert len({a.alert_id for a in alerts}) == len(firing) <= settings.partitions, alerts
+    assert len({a.fingerprint for a in alerts}) == 1

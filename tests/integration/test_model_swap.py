@@ -1,7 +1,8 @@
 """Acceptance 2: promote a new model while a worker processes a stream on the real broker.
 
-Alerts before the swap carry the old version, after it the new one; every spike event is
-in exactly one alert, and the worker consumed exactly as many metric events as were sent.
+Alerts before the swap carry the old version, after it the new one; every spike event opens
+exactly one incident (one ``firing`` record: the ``resolved`` record of the same incident
+repeats its event ids), and the worker consumed exactly as many metric events as were sent.
 """
 
 from __future__ import annotations
@@ -96,6 +97,7 @@ async def test_promotion_swaps_the_model_without_losing_or_repeating_events(
         json.loads(m.value)
         for m in got[alerts_topic]
         if json.loads(m.value)["alert_type"] == "network_anomaly"
+        and json.loads(m.value)["status"] == "firing"
     ]
     version_of = {e: a["model_version"] for a in alerts for e in a["event_ids"]}
     assert {version_of[e] for e in before} == {old}

@@ -8,15 +8,21 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 
 from kafka import KafkaProducer
 
 from labstream.alerts import format_alert
 from labstream.settings import Settings
 from schemas import Alert, Reason
+from schemas.outputs import alert_fingerprint
 
+T0 = datetime(2026, 3, 2, 13, 5, 11, tzinfo=UTC)
 ALERT = Alert(
     alert_id="a-1",
+    fingerprint=alert_fingerprint("network_anomaly", "lab-r9"),
+    started_at=T0,
+    last_seen_at=T0 + timedelta(seconds=60),
     alert_type="network_anomaly",
     severity="high",
     subject="lab-r9",
@@ -33,8 +39,32 @@ def test_format_alert_is_one_readable_line_plus_advice() -> None:
     text = format_alert(ALERT)
     first, second = text.splitlines()
     assert "HIGH" in first and "network_anomaly" in first and "lab-r9" in first and "x2" in first
+    assert first.startswith("13:06:11 FIRING ") and " 1m " in first
     assert "latency_ms 180 (normal 20, +12.3σ)" in first
     assert second.strip() == "→ Immediate investigation required"
+
+
+def test_format_alert_shows_the_lifecycle() -> None:
+    end = T0 + timedelta(minutes=75)
+    done = ALERT.model_copy(
+        update={"status": "resolved", "ended_at": end, "last_seen_at": end, "resolution": "no data"}
+    )
+    [line] = format_alert(done).splitlines()
+    assert line.startswith("14:20:11 RESOLVED ") and " 1h15m " in line and "(no data)" in line
+
+
+def test_a_version_1_record_reads_as_firing() -> None:
+    v1 = {
+        "alert_id": "a",
+        "alert_type": "network_anomaly",
+        "severity": "low",
+        "subject": "r1",
+        "detected_at": "2026-03-02T13:05:11Z",
+        "count": 1,
+    }
+    a = Alert.model_validate_json(json.dumps(v1))
+    assert a.status == "firing" and a.schema_version == 1 and a.started_at == a.last_seen_at == T0
+    assert a.fingerprint == alert_fingerprint("network_anomaly", "r1")
 
 
 def test_alerts_command_tails_the_topic(settings_factory: Callable[..., Settings]) -> None:

@@ -35,3 +35,17 @@ def test_bad_values_are_rejected(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LABSTREAM_PARTITIONS", "0")
     with pytest.raises(ValueError, match="partitions"):
         Settings()
+
+
+def test_alert_labels_and_links_come_from_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    from stream_processors.alerting import AlertContext
+
+    monkeypatch.setenv("LABSTREAM_ALERT_LAB", "lab-b2")
+    monkeypatch.setenv("LABSTREAM_ALERT_DEVICE_LABELS", '{"core-*": {"team": "core"}, "*": {"team": "edge"}}')
+    monkeypatch.setenv("LABSTREAM_GRAFANA_BASE_URL", "https://grafana.example/")
+    ctx = AlertContext.from_settings(Settings())
+    assert ctx.labels("core-r1") == {"lab": "lab-b2", "environment": "development", "team": "core"}
+    assert ctx.labels("sw-3")["team"] == "edge"
+    assert ctx.links("network_anomaly", "core r1").dashboard == (
+        "https://grafana.example/d/labstream-overview/labstream?var-device=core%20r1"
+    )

@@ -111,7 +111,15 @@ def test_json_schemas_cover_every_topic_and_validate_examples(tmp_path: Path) ->
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate({**example, "packet_loss": 3}, schemas["network-metrics"])
     alert = json.loads(
-        Alert(alert_id="a", alert_type="network_anomaly", severity="high", subject="r1").to_bytes()
+        Alert(
+            alert_id="a",
+            fingerprint="f",
+            alert_type="network_anomaly",
+            severity="high",
+            subject="r1",
+            started_at="2026-03-02T13:05:11Z",
+            last_seen_at="2026-03-02T13:05:11Z",
+        ).to_bytes()
     )
     jsonschema.validate(alert, schemas["alerts"])
 
@@ -126,8 +134,8 @@ def test_cli_writes_one_schema_per_topic(tmp_path: Path) -> None:
     files = sorted(p.name for p in tmp_path.glob("*.schema.json"))
     assert "alerts.schema.json" in files and len(files) == 8
     assert str(tmp_path / "alerts.schema.json") in out.stdout
-    for p in tmp_path.glob("*.json"):
-        assert json.loads(p.read_text())["x-schema-version"] == 1
+    for p in tmp_path.glob("*.json"):  # alerts moved to version 2 (lifecycle); every other value is 1
+        assert json.loads(p.read_text())["x-schema-version"] == (2 if p.name == "alerts.schema.json" else 1)
 
 
 def test_committed_json_schemas_match_the_models() -> None:

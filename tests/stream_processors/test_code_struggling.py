@@ -44,6 +44,8 @@ def test_success_resets_and_a_later_run_alerts_again() -> None:
     _, alerts = run(t, events)
     assert alerts == [
         {"exercise_id": "ex1", "failures": 2, "event_ids": ["a", "b"]},
+        # the success "d" resolves the alert of "a", "b" (three failures by then)
+        {"exercise_id": "ex1", "failures": 3, "event_ids": ["a", "b"], "at": 0.0, "resolved": True},
         {"exercise_id": "ex1", "failures": 2, "event_ids": ["g", "h"]},
     ]
 
