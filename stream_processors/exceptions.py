@@ -15,3 +15,28 @@ class DecodeError(ProcessingError):
 
 class ValidationFailed(ProcessingError):
     """The JSON does not match the topic's schema."""
+
+
+class TransientError(LabStreamError):
+    """Something the event needs is briefly away (a broker timeout, a full buffer): retried with
+    back-off, never dead-lettered."""
+
+    retriable = True
+
+
+def is_retriable(exc: BaseException) -> bool:
+    """Whether a failure may pass if tried again (then the batch is retried with back-off and never
+    dead-lettered) or never will (then the record is dead-lettered at once).
+
+    LabStream's errors and Kafka's say so themselves (``retriable``); aiokafka's
+    ``KafkaTimeoutError`` (a send or metadata wait that timed out) says ``False`` but is a broker
+    that is slow or away, so it counts as transient, as do timeouts and connection errors.
+    """
+    if isinstance(exc, TimeoutError | ConnectionError):
+        return True
+    if type(exc).__name__ == "KafkaTimeoutError":
+        return True
+    retriable = getattr(exc, "retriable", None)
+    if isinstance(retriable, bool):
+        return retriable
+    return False

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import time
 import uuid
-from collections.abc import MutableMapping
+from collections.abc import Callable, MutableMapping
 from typing import Any
 
 from schemas import Alert, CodeCheck, CodeSubmission, SyntaxErrorInfo
 from stream_processors.code import CodeCheckPool, StrugglingTracker
 from stream_processors.metrics import WorkerMetrics
-from stream_processors.records import BatchResult, Output, Record, parse
+from stream_processors.records import BatchResult, Output, Record, TimeBounds, parse
 
 _ALERT_NS = uuid.UUID("6f1c1f7e-9d55-4a53-9b8e-3d1f0c2a7b10")
 
@@ -31,6 +32,8 @@ class CodePipeline:
         tracker: StrugglingTracker,
         students: MutableMapping[str, Any],
         metrics: WorkerMetrics,
+        bounds: TimeBounds | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.code_checks_topic = code_checks_topic
         self.alerts_topic = alerts_topic
@@ -38,18 +41,20 @@ class CodePipeline:
         self.tracker = tracker
         self.students = students
         self.metrics = metrics
+        self.bounds = bounds
+        self.clock = clock
 
     async def process(self, records: list[Record]) -> BatchResult:
         result = BatchResult()
         events: list[tuple[Record, CodeSubmission]] = []
         for record in records:
-            event = parse(record, CodeSubmission, result)
+            event = parse(record, CodeSubmission, result, self.bounds)
             if event is not None:
                 events.append((record, event))
         if not events:
             return result
         verdicts = await self.pool.check_many([(e.language, e.code) for _, e in events])
-        for (_record, event), v in zip(events, verdicts, strict=True):
+        for (record, event), v in zip(events, verdicts, strict=True):
             check = CodeCheck(
                 event_id=event.event_id,
                 anonymous_id=event.anonymous_id,
@@ -62,12 +67,14 @@ class CodePipeline:
             )
             outcome = "limit" if v.limit else ("syntax_error" if v.has_syntax_error else "ok")
             self.metrics.code_checks.labels(language=event.language, outcome=outcome).inc()
-            result.outputs.append(Output(self.code_checks_topic, event.anonymous_id, check.to_bytes()))
+            result.outputs.append(
+                Output(self.code_checks_topic, event.anonymous_id, check.to_bytes(), record)
+            )
             failed = v.has_syntax_error or v.limit is not None
             aid = event.anonymous_id
             # staged: one changelog record per student per batch
             self.students[aid], alert = self.tracker.update(
-                self.students.get(aid), event.exercise_id, failed, str(event.event_id)
+                self.students.get(aid), event.exercise_id, failed, str(event.event_id), now=self.clock()
             )
             if alert is not None:
                 result.outputs.append(self._alert(event, alert))

@@ -22,7 +22,7 @@ import numpy as np
 from detector import Detector, DriftMonitor
 from schemas import METRIC_FIELDS, Alert, NetworkMetrics, Reason
 from stream_processors.metrics import WorkerMetrics, observe_many
-from stream_processors.records import BatchResult, Output, Record, parse_many
+from stream_processors.records import BatchResult, Output, Record, TimeBounds, parse_many
 
 _ALERT_NS = uuid.UUID("0b8f3a52-7d2e-4d3c-8c7e-5f0e1e2d9a41")
 _SEVERITY_RANK = {"low": 0, "medium": 1, "high": 2}
@@ -48,6 +48,7 @@ class MetricsPipeline:
         incidents: MutableMapping[str, Any],
         metrics: WorkerMetrics,
         alert_window_s: float,
+        bounds: TimeBounds | None = None,
     ) -> None:
         self.alerts_topic = alerts_topic
         self.model = model
@@ -55,12 +56,15 @@ class MetricsPipeline:
         self.incidents = incidents
         self.metrics = metrics
         self.alert_window_s = alert_window_s
+        self.bounds = bounds  # occurred_at out of range: a validate dead letter (issue 14)
 
     def process(self, records: list[Record]) -> BatchResult:
         """Score a batch: the parsed values straight into one feature matrix, vectorised scoring,
         one table write per device, one histogram update; Python objects only for anomalies."""
         result = BatchResult()
-        events: list[NetworkMetrics] = [e for _, e in parse_many(records, NetworkMetrics, result)]
+        events: list[NetworkMetrics] = [
+            e for _, e in parse_many(records, NetworkMetrics, result, self.bounds)
+        ]
         if not events:
             return result
         holder = self.model  # one model for the whole batch, even if a swap happens meanwhile
