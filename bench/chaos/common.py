@@ -292,11 +292,19 @@ async def settle(
     return acc
 
 
+ACCOUNTED_ALERT_TYPES = ("network_anomaly", "struggling_student")
+
+
 def count_alerts(acc: Account, alerts: list[dict[str, Any]], incidents: dict[str, str]) -> None:
     """Raw redeliveries (same alert_id again) and true duplicates (>1 alert_id per incident).
 
     ``incidents`` maps an event id to the incident the scenario injected it in; an alert
     belongs to the incident of its first event that has one, else it is its own incident.
+
+    When the scenario injected incidents, each one of them (its id: the values of ``incidents``)
+    must have exactly one alert id, and every ``network_anomaly`` or ``struggling_student`` alert
+    must belong to an injected incident: a missed incident and an unexplained alert are failures
+    (``alerts >= incidents`` let one hide the other).
     """
     ids = Counter(a["alert_id"] for a in alerts)
     acc.alerts += len(ids)
@@ -306,6 +314,23 @@ def count_alerts(acc: Account, alerts: list[dict[str, Any]], incidents: dict[str
         incident = next((incidents[e] for e in a.get("event_ids", []) if e in incidents), a["alert_id"])
         per_incident[(a["alert_type"], a["subject"], incident)].add(a["alert_id"])
     acc.duplicate_alerts += sum(len(v) - 1 for v in per_incident.values())
+    if not incidents:
+        return
+    by_incident: dict[str, set[str]] = defaultdict(set)
+    unexplained: set[str] = set()
+    for a in alerts:
+        if a["alert_type"] not in ACCOUNTED_ALERT_TYPES:
+            continue  # e.g. model_drift: not an injected incident
+        incident = next((incidents[e] for e in a.get("event_ids", []) if e in incidents), None)
+        if incident is None:
+            unexplained.add(a["alert_id"])
+        else:
+            by_incident[incident].add(a["alert_id"])
+    missed = sorted(set(incidents.values()) - set(by_incident))
+    acc.check(not missed, f"{len(missed)} injected incidents without an alert: {missed[:5]}")
+    several = {i: len(v) for i, v in by_incident.items() if len(v) != 1}
+    acc.check(not several, f"incidents with more than one alert id: {dict(list(several.items())[:5])}")
+    acc.check(not unexplained, f"{len(unexplained)} alerts that explain no injected incident")
 
 
 def rss_mb(pid: int) -> float:
