@@ -198,6 +198,7 @@ class Observer:
         t = settings.topics
         self.per_event_outputs = {t.code_checks, t.commands_categorized}
         self.output_ids: set[str] = set()
+        self.modes: dict[str, set[str]] = defaultdict(set)  # commands-categorized: event_id -> modes
         self.dead: set[tuple[str, int, int]] = set()
         self.dead_letters: list[DeadLetter] = []
         self.alerts: list[dict[str, Any]] = []
@@ -239,7 +240,10 @@ class Observer:
                     elif tp.topic == t.alerts:
                         self.alerts.append(json.loads(m.value))
                     else:
-                        self.output_ids.add(json.loads(m.value)["event_id"])
+                        doc = json.loads(m.value)
+                        self.output_ids.add(doc["event_id"])
+                        if tp.topic == t.commands_categorized:
+                            self.modes[doc["event_id"]].add(doc["mode"])
             if not batches:
                 return
 
