@@ -40,6 +40,7 @@ from typing import Any
 
 import faust
 from faust.transport.drivers import aiokafka as faust_aiokafka
+from faust.types import TP
 
 log = logging.getLogger(__name__)
 
@@ -151,6 +152,7 @@ class BatchConsumer(faust_aiokafka.Consumer):
         :meth:`Batch.begin`). Before this, one slow code batch held the one fetch loop, and with it
         every metrics batch and alert (issue 14).
         """
+        tp = TP(tp.topic, tp.partition)  # aiokafka's TopicPartition: Faust's partition sets hold its own TP
         backlogs = self.__dict__.setdefault("_backlogs", {})
         backlog = backlogs.get(tp)
         if backlog is None and not _full(channel):

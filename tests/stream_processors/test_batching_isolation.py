@@ -11,7 +11,8 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from faust.types import TP
+from aiokafka import TopicPartition as TP  # what the fetch loop hands over
+from faust.types import TP as FaustTP
 
 from stream_processors.batching import MAX_BACKLOG, BatchChannel
 from tests.stream_processors.test_batching import _faust_app
@@ -28,9 +29,9 @@ async def test_a_full_agent_queue_does_not_hold_up_another_agents_batches(
     consumer = app.consumer
     code_tp = TP("student-events", 0)
     metrics_tp = TP("network-metrics", 0)
-    monkeypatch.setattr(consumer, "assignment", lambda: {code_tp, metrics_tp})
-    active = consumer._get_active_partitions()
-    active.update({code_tp, metrics_tp})
+    assigned = {FaustTP(*code_tp), FaustTP(*metrics_tp)}
+    monkeypatch.setattr(consumer, "assignment", lambda: assigned)
+    consumer._get_active_partitions().update(assigned)
     code, metrics = BatchChannel(app, maxsize=1), BatchChannel(app, maxsize=4)
     # keep the subscribers: Faust holds a channel's subscribers weakly
     code_q, metrics_q = code.clone(is_iterator=True).queue, metrics.clone(is_iterator=True).queue
@@ -54,6 +55,8 @@ async def test_a_full_agent_queue_does_not_hold_up_another_agents_batches(
             break
         await asyncio.sleep(0.01)
     assert code_tp in consumer._get_active_partitions()
+    # Faust's own TP type only: the fetch loop asserts it (an aiokafka TopicPartition crashed it)
+    assert all(isinstance(tp, FaustTP) for tp in consumer._get_active_partitions())
     # with the backlog gone a batch goes straight to the queue again, behind nothing
     await asyncio.wait_for(consumer._dispatch(code_tp, _messages(range(90, 91)), code), 1)
     assert [m.offset for m in code_q.get_nowait().messages] == [90]
