@@ -100,6 +100,9 @@ async def test_idle_sessions_are_deleted_with_a_tombstone(worker: Worker) -> Non
         timeout=20,
     )
     assert got[changelog][-1].value is None  # the session's last word in its changelog: a tombstone
+    # co-partitioned with the session's commands: the changelog key is the input key's bytes
+    assert {m.key for m in got[changelog]} == {b"s-9"}
+    assert {m.partition for m in got[changelog]} == {raw_partition(b"s-9", worker.settings.partitions)}
     # and it goes to the partition the worker judges ownership by
     owned = worker._owned(
         worker.sessions,
