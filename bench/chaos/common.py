@@ -337,6 +337,37 @@ def count_alerts(acc: Account, alerts: list[dict[str, Any]], incidents: dict[str
     acc.check(not unexplained, f"{len(unexplained)} alerts that explain no injected incident")
 
 
+def check_modes(
+    acc: Account, obs: Observer, records: list[tuple[str, bytes | None, bytes | None, str | None]]
+) -> int:
+    """Every command's answer on ``commands-categorized`` (each copy, redeliveries included) is in the
+    mode a run without faults gives it: the commands pipeline in-process, each session in order.
+
+    Returns how many commands were compared.
+    """
+    from prometheus_client import CollectorRegistry
+
+    from stream_processors.metrics import WorkerMetrics
+    from stream_processors.pipelines.commands import CommandPipeline
+    from stream_processors.records import Record
+
+    topic = obs.settings.topics.lab_events
+    clean = CommandPipeline("clean", {}, WorkerMetrics(CollectorRegistry()))
+    want: dict[str, str] = {}
+    for i, (t, key, value, _eid) in enumerate(records):
+        if t == topic:
+            for o in clean.process([Record(t, 0, i, key, value)]).outputs:
+                doc = json.loads(o.value)
+                want[doc["event_id"]] = doc["mode"]
+    wrong = sorted(e for e, mode in want.items() if obs.modes.get(e) != {mode})
+    acc.check(
+        not wrong,
+        f"{len(wrong)} of {len(want)} commands answered in another mode than without faults: "
+        + ", ".join(f"{sorted(obs.modes.get(e, set()))} for {want[e]}" for e in wrong[:5]),
+    )
+    return len(want)
+
+
 def rss_mb(pid: int) -> float:
     import psutil
 
