@@ -30,13 +30,18 @@ def is_retriable(exc: BaseException) -> bool:
 
     LabStream's errors and Kafka's say so themselves (``retriable``); aiokafka's
     ``KafkaTimeoutError`` (a send or metadata wait that timed out) says ``False`` but is a broker
-    that is slow or away, so it counts as transient, as do timeouts and connection errors.
+    that is slow or away, so it counts as transient, as do timeouts and connection errors. An error
+    that says nothing (Faust's ``ProducerSendError`` wraps every Kafka send error) is judged by
+    its cause.
     """
-    if isinstance(exc, TimeoutError | ConnectionError):
-        return True
-    if type(exc).__name__ == "KafkaTimeoutError":
-        return True
-    retriable = getattr(exc, "retriable", None)
-    if isinstance(retriable, bool):
-        return retriable
+    seen: BaseException | None = exc
+    for _ in range(8):
+        if seen is None:
+            return False
+        if isinstance(seen, TimeoutError | ConnectionError) or type(seen).__name__ == "KafkaTimeoutError":
+            return True
+        retriable = getattr(seen, "retriable", None)
+        if isinstance(retriable, bool):
+            return retriable
+        seen = seen.__cause__
     return False

@@ -221,3 +221,43 @@ async def test_an_output_away_for_a_while_is_retried_with_no_dead_letter_and_no_
         proxied_broker.restore()
         await w.app.producer.stop()
         await w.pool.close()
+
+
+async def test_an_output_kafka_refuses_for_good_dead_letters_its_input_at_once(make_worker: Any) -> None:
+    from stream_processors.records import Output
+
+    w = await make_worker()
+    t = w.settings.topics
+    fine = Record(t.lab_events, 0, 4, b"s-1", _command(4, "show clock"))
+    doomed = Record(t.lab_events, 0, 5, b"s-1", _command(5, "show clock"))
+    outputs = [
+        Output(t.commands_categorized, "s-1", b'{"event_id": "fine"}', fine),
+        Output(t.commands_categorized, "s-1", b"x" * 2_000_000, doomed),  # over the producer's 1 MB limit
+    ]
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    await w._deliver(BatchResult(outputs=outputs))
+    assert loop.time() - started < w.settings.delivery_retry_s  # not retried until the deadline
+    got = await _outputs(w, [t.dead_letters, t.commands_categorized], 2)
+    [dead] = [DeadLetter.model_validate_json(m.value) for m in got[t.dead_letters]]
+    assert (dead.offset, dead.stage) == (5, "process")
+    assert dead.error.startswith("output not deliverable: ") and "MessageSizeTooLargeError" in dead.error
+    assert [m.value for m in got[t.commands_categorized]] == [b'{"event_id": "fine"}']
+
+
+def test_retriable_is_read_through_wrappers() -> None:
+    from aiokafka.errors import KafkaConnectionError, KafkaTimeoutError, MessageSizeTooLargeError
+    from faust.exceptions import ProducerSendError
+
+    from stream_processors.exceptions import is_retriable
+
+    def wrapped(cause: Exception) -> Exception:
+        try:
+            raise ProducerSendError(f"Error while sending: {cause!r}") from cause
+        except ProducerSendError as e:
+            return e
+
+    assert is_retriable(wrapped(KafkaConnectionError())) and is_retriable(wrapped(KafkaTimeoutError()))
+    assert not is_retriable(wrapped(MessageSizeTooLargeError()))
+    assert is_retriable(TransientError("x")) and is_retriable(TimeoutError())
+    assert not is_retriable(ValueError("x")) and not is_retriable(wrapped(ValueError("x")))
