@@ -291,40 +291,17 @@ class Worker:
         event is dead-lettered and the rest still get processed.
 
         A failure that says it is transient (``retriable``, see
-        :func:`~stream_processors.exceptions.is_retriable`) is never dead-lettered: the batch (or the
-        record) is tried again with back-off, and after ``delivery_retry_s`` the worker stops with the
-        batch unacked, so it is read again. A permanent one dead-letters its record at once.
+        :func:`~stream_processors.exceptions.is_retriable`) is never dead-lettered: the whole batch is
+        tried again with back-off (its staged writes discarded first), and after ``delivery_retry_s``
+        the worker stops with the batch unacked, so it is read again. A permanent one dead-letters its
+        record at once.
         """
-        try:
-            return await self._retrying(process, records, staged)
-        except Exception as e:  # noqa: BLE001 - fall back to one record at a time
-            if is_retriable(e):
-                raise
-            log.warning("batch of %d failed; retrying one record at a time", len(records), exc_info=True)
-        for table in staged:  # the failed attempt's writes must not leak into the retry
-            table.discard()
-        merged = BatchResult()
-        for record in records:
-            try:
-                one = await self._retrying(process, [record], staged)
-            except Exception as e:  # noqa: BLE001 - the dead letter carries the reason
-                if is_retriable(e):
-                    raise
-                merged.dead(record, "process", describe_exception(e), type(e).__name__)
-                continue
-            merged.outputs.extend(one.outputs)
-            merged.dead_letters.extend(one.dead_letters)
-        return merged
-
-    async def _retrying(
-        self, process: Process, records: list[Record], staged: Sequence[StagedTable]
-    ) -> BatchResult:
-        """``process(records)``, tried again with back-off while it fails with a transient error."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.settings.delivery_retry_s
-        for attempt in range(1_000_000):
+        attempt = 0
+        while True:
             try:
-                return await _call(process, records)
+                return await self._process_once(process, records, staged)
             except Exception as e:
                 if not is_retriable(e) or loop.time() >= deadline:
                     raise
@@ -338,8 +315,33 @@ class Worker:
                     delay,
                 )
                 self.metrics.retries.labels(stage="process").inc()
+                attempt += 1
                 await asyncio.sleep(delay)
-        raise AssertionError("unreachable")
+
+    async def _process_once(
+        self, process: Process, records: list[Record], staged: Sequence[StagedTable]
+    ) -> BatchResult:
+        """The batch at once, else record by record; a transient failure is raised (retried above)."""
+        try:
+            return await _call(process, records)
+        except Exception as e:  # noqa: BLE001 - fall back to one record at a time
+            if is_retriable(e):
+                raise
+            log.warning("batch of %d failed; retrying one record at a time", len(records), exc_info=True)
+        for table in staged:  # the failed attempt's writes must not leak into the retry
+            table.discard()
+        merged = BatchResult()
+        for record in records:
+            try:
+                one = await _call(process, [record])
+            except Exception as e:  # noqa: BLE001 - the dead letter carries the reason
+                if is_retriable(e):
+                    raise
+                merged.dead(record, "process", describe_exception(e), type(e).__name__)
+                continue
+            merged.outputs.extend(one.outputs)
+            merged.dead_letters.extend(one.dead_letters)
+        return merged
 
     async def _deliver(self, result: BatchResult) -> None:
         """Send a batch's outputs and dead letters; return once Kafka has every one.

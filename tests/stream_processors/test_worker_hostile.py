@@ -261,3 +261,31 @@ def test_retriable_is_read_through_wrappers() -> None:
     assert not is_retriable(wrapped(MessageSizeTooLargeError()))
     assert is_retriable(TransientError("x")) and is_retriable(TimeoutError())
     assert not is_retriable(ValueError("x")) and not is_retriable(wrapped(ValueError("x")))
+
+
+async def test_a_transient_failure_in_the_one_by_one_fallback_retries_the_whole_batch(
+    make_worker: Any,
+) -> None:
+    w = await make_worker()
+    t = w.settings.topics
+    lines = ["enable", "broken", "conf t"]
+    records = [Record(t.lab_events, 0, i, b"s-9", _command(i, c)) for i, c in enumerate(lines)]
+    failed_once = False
+
+    def flaky(batch: list[Record]) -> BatchResult:
+        nonlocal failed_once
+        if any(r.offset == 1 for r in batch):
+            raise ValueError("record 1 can never be processed")
+        if len(batch) == 1 and batch[0].offset == 2 and not failed_once:
+            failed_once = True
+            raise TransientError("briefly away")
+        return w.command_pipeline.process(batch)
+
+    staged = w.staged["commands"]
+    result = await w._process_safely(flaky, records, staged)
+    assert failed_once
+    assert [(d.record.offset, d.stage) for d in result.dead_letters] == [(1, "process")]
+    out = [CategorizedCommand.model_validate_json(o.value) for o in result.outputs]
+    # record 0's state survived the retry: "conf t" ran in privileged mode, once
+    assert [(c.seq, c.mode) for c in out] == [(0, "exec"), (2, "privileged")]
+    assert staged[0].get("s-9")["modes"] == ["config"]
