@@ -356,6 +356,7 @@ class Worker:
         for d in result.dead_letters:
             pending.append(self._dead_output(d.record, d.stage, d.error, d.reason))
         delivered: list[Output] = []
+        refused: set[int] = set()  # inputs already dead-lettered for an output Kafka refused
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.settings.delivery_retry_s
         attempt = 0
@@ -370,6 +371,9 @@ class Worker:
                     pending.append(o)
                     transient = e
                 elif o.source is not None and o.topic != dlq:
+                    if id(o.source) in refused:
+                        continue  # another output of the same input: one dead letter is enough
+                    refused.add(id(o.source))
                     log.error(
                         "an output to %s was refused for good (%s): dead-lettering its input",
                         o.topic,
