@@ -124,6 +124,25 @@ class Settings(BaseSettings):
         default=5000, ge=1, description="Most metric events per scoring batch (one table write per device)"
     )
     batch_timeout_s: float = Field(default=0.2, gt=0)
+    max_clock_skew_s: float = Field(
+        default=300.0,
+        ge=0,
+        description="Events stamped further ahead of the worker clock are dead letters (0: off).",
+    )
+    event_horizon_s: float = Field(
+        default=3650 * 86400.0,
+        ge=0,
+        description="Events stamped longer ago than this are dead letters (0: off).",
+    )
+    state_idle_s: float = Field(
+        default=7 * 86400.0, gt=0, description="CLI sessions and failure streaks idle this long are deleted."
+    )
+    state_sweep_s: float = Field(default=60.0, gt=0, description="How often idle table keys are looked for.")
+    delivery_retry_s: float = Field(
+        default=300.0,
+        gt=0,
+        description="How long transient delivery failures are retried (back-off) before the worker stops.",
+    )
 
     # --- code checks -------------------------------------------------------
     code_max_bytes: int = Field(default=256 * 1024, ge=1024)

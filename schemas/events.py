@@ -54,16 +54,25 @@ class LabCommand(LabCommandFields):
     anonymous_id: AnonymousId
 
 
+# Upper bounds of a physically possible reading (issue 14; a validation tightening, so a reading
+# beyond them is a ``validate`` dead letter). Before, ``connection_count: 10**400`` was valid JSON,
+# passed the schema, then overflowed numpy: the whole batch fell back to one record at a time and
+# the reading ended as a ``process`` dead letter.
+MAX_LATENCY_MS = 3_600_000.0  # one hour: far beyond any timeout
+MAX_CONNECTION_COUNT = 1_000_000_000  # a billion concurrent connections on one lab device
+MAX_ERROR_RATE = 1_000_000.0  # a fraction in practice; generous in case a source sends errors/s
+
+
 class NetworkMetrics(Envelope):
     """One reading of a lab device (topic ``network-metrics``, key ``device_id``)."""
 
     event_type: Literal["network_metrics"] = "network_metrics"
     device_id: Identifier
     packet_loss: Annotated[FiniteFloat, Field(ge=0, le=1)]
-    latency_ms: Annotated[FiniteFloat, Field(ge=0)]
+    latency_ms: Annotated[FiniteFloat, Field(ge=0, le=MAX_LATENCY_MS)]
     bandwidth_utilization: Annotated[FiniteFloat, Field(ge=0, le=1)]
-    connection_count: Annotated[StrictInt, Field(ge=0)]
-    error_rate: Annotated[FiniteFloat, Field(ge=0)]
+    connection_count: Annotated[StrictInt, Field(ge=0, le=MAX_CONNECTION_COUNT)]
+    error_rate: Annotated[FiniteFloat, Field(ge=0, le=MAX_ERROR_RATE)]
 
     def features(self) -> tuple[float, float, float, float, float]:
         return (

@@ -24,22 +24,34 @@ from prometheus_client import CollectorRegistry
 
 from detector import DetectorError, ModelRegistry
 from labstream.broker import free_port
+from labstream.exceptions import ConfigurationError
 from labstream.settings import Settings
 from stream_processors.alerting import AlertContext
 from stream_processors.batching import Batch, BatchApp, BatchChannel
 from stream_processors.code import CodeCheckPool, StrugglingTracker
+from stream_processors.exceptions import is_retriable
+from stream_processors.expiry import expire_idle, raw_partition
 from stream_processors.metrics import WorkerMetrics, observe_many
 from stream_processors.pipelines.code import CodePipeline
 from stream_processors.pipelines.commands import CommandPipeline
 from stream_processors.pipelines.metrics import MetricsPipeline, ModelHolder
-from stream_processors.records import BatchResult, Output, Record, describe_exception, to_dead_letter
+from stream_processors.records import (
+    BatchResult,
+    Output,
+    Record,
+    TimeBounds,
+    dead_letter_key,
+    describe_exception,
+    to_dead_letter,
+)
 from stream_processors.staging import StagedTable
 
 log = logging.getLogger(__name__)
 
 Process = Callable[[list[Record]], "BatchResult | Awaitable[BatchResult]"]
 
-_SEND_RETRY_S = (0.1, 0.5, 1.0, 2.0, 5.0)
+_SEND_RETRY_S = (0.1, 0.5, 1.0, 2.0, 5.0)  # back-off steps; the last one repeats until delivery_retry_s
+TRAIN_AND_PROMOTE = "labstream model train --topic <network-metrics topic> --start ... --end ... --promote"
 _QUEUED_BATCHES = 4  # per agent: fetched batches waiting while one is processed
 
 
@@ -77,6 +89,20 @@ def faust_settings(settings: Settings) -> dict[str, Any]:
     }
 
 
+class RawKeyTable(faust.Table):
+    """A Faust table whose ``str`` keys go to its changelog as their UTF-8 bytes, like the input keys.
+
+    Faust picks a table's key serializer from ``key_type`` (``str``: JSON), not from the schema, so
+    the changelog key of session ``s-9`` was ``b'"s-9"'``: partitioned by murmur2 of other bytes
+    than the input key ``b"s-9"``. 12 of 20 sample sessions on 2 partitions had their state in
+    another changelog partition than their commands' input partition, and a rebalance restored it
+    on a worker that never reads them. Raw keys co-partition state and input (read back as ``str``).
+    """
+
+    def _serializer_from_type(self, typ: Any) -> Any:
+        return "raw" if typ is str else super()._serializer_from_type(typ)
+
+
 class Worker:
     """A LabStream worker: one Faust app with its three agents."""
 
@@ -90,7 +116,7 @@ class Worker:
         self.app = BatchApp(settings.app_id, **faust_settings(settings))
         self.app.fetch_max_wait_ms = settings.fetch_max_wait_ms
         self.model_registry = ModelRegistry.from_settings(settings)  # signing key from settings
-        self.model = ModelHolder(self.model_registry.ensure_model(seed=42))
+        self.model = ModelHolder(self._initial_model())
         self._set_model_metrics()
         self.processed: dict[tuple[str, int], int] = {}
         self.processes: dict[str, Process] = {}  # by agent name, looked up per batch
@@ -102,13 +128,37 @@ class Worker:
         self._build()
 
     # --- construction -----------------------------------------------------
+    def _initial_model(self) -> Any:
+        """The promoted model. None promoted: production refuses to start; development trains a
+        SYNTHETIC stand-in, and says so loudly (it used to, without a word, in production too)."""
+        if self.model_registry.current_version() is None:
+            if self.settings.environment == "production":
+                raise ConfigurationError(
+                    f"no promoted anomaly model in {self.settings.model_dir}: the worker will not score "
+                    f"production traffic with a synthetic stand-in. Train and promote one first: "
+                    f"`{TRAIN_AND_PROMOTE}` (or `labstream model promote VERSION` for a stored one)"
+                )
+            log.warning(
+                "NO PROMOTED MODEL in %s: training and promoting a model on SYNTHETIC traffic "
+                "(development only; production refuses to start). Alerts are not meaningful for "
+                "real devices until you run `%s`",
+                self.settings.model_dir,
+                TRAIN_AND_PROMOTE,
+            )
+        return self.model_registry.ensure_model(seed=42)
+
     def _table(self, name: str) -> Any:
-        return self.app.Table(
-            name,
-            default=None,
-            partitions=self.settings.partitions,
-            schema=faust.Schema(key_type=str, key_serializer="raw", value_serializer="json"),
-            use_partitioner=True,
+        return self.app.tables.add(
+            RawKeyTable(
+                self.app,
+                name=name,
+                default=None,
+                beacon=self.app.tables.beacon,
+                partitions=self.settings.partitions,
+                key_type=str,  # with RawKeyTable: raw changelog keys, read back as str
+                schema=faust.Schema(key_type=str, key_serializer="raw", value_serializer="json"),
+                use_partitioner=True,
+            )
         )
 
     def _build(self) -> None:
@@ -130,7 +180,10 @@ class Worker:
             "code": [staged["students"]],
             "metrics": [staged["baselines"], staged["incidents"]],
         }
-        self.command_pipeline = CommandPipeline(t.commands_categorized, staged["sessions"], self.metrics)
+        bounds = TimeBounds(max_skew_s=s.max_clock_skew_s, horizon_s=s.event_horizon_s)
+        self.command_pipeline = CommandPipeline(
+            t.commands_categorized, staged["sessions"], self.metrics, bounds
+        )
         self.code_pipeline = CodePipeline(
             t.code_checks,
             t.alerts,
@@ -139,6 +192,7 @@ class Worker:
             staged["students"],
             self.metrics,
             AlertContext.from_settings(s),
+            bounds,
         )
         self.metrics_pipeline = MetricsPipeline(
             t.alerts,
@@ -150,6 +204,7 @@ class Worker:
             context=AlertContext.from_settings(s),
             no_data_s=s.alert_no_data_s,
             state_ttl_s=s.device_state_ttl_s,
+            bounds=bounds,
         )
         self._agent("commands", t.lab_events, self.command_pipeline.process, 1000, 0.05)
         self._agent("code", t.student_events, self.code_pipeline.process, 200, 0.05)
@@ -161,6 +216,7 @@ class Worker:
         app.timer(s.model_poll_s)(self._poll_model)
         app.timer(5.0)(self._update_lag)
         app.timer(s.incident_sweep_s)(self.sweep_incidents)
+        app.timer(s.state_sweep_s)(self._expire_idle_state)
         from stream_processors.web import register_views
 
         register_views(self)
@@ -235,10 +291,45 @@ class Worker:
         self, process: Process, records: list[Record], staged: Sequence[StagedTable] = ()
     ) -> BatchResult:
         """Run a pipeline on a batch; if the batch fails, run each record alone so one bad
-        event is dead-lettered and the rest still get processed."""
+        event is dead-lettered and the rest still get processed.
+
+        A failure that says it is transient (``retriable``, see
+        :func:`~stream_processors.exceptions.is_retriable`) is never dead-lettered: the whole batch is
+        tried again with back-off (its staged writes discarded first), and after ``delivery_retry_s``
+        the worker stops with the batch unacked, so it is read again. A permanent one dead-letters its
+        record at once.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.settings.delivery_retry_s
+        attempt = 0
+        while True:
+            try:
+                return await self._process_once(process, records, staged)
+            except Exception as e:
+                if not is_retriable(e) or loop.time() >= deadline:
+                    raise
+                for table in staged:  # the failed attempt's writes must not leak into the retry
+                    table.discard()
+                delay = _SEND_RETRY_S[min(attempt, len(_SEND_RETRY_S) - 1)]
+                log.warning(
+                    "processing %d records: transient %s, retrying in %.1f s",
+                    len(records),
+                    type(e).__name__,
+                    delay,
+                )
+                self.metrics.retries.labels(stage="process").inc()
+                attempt += 1
+                await asyncio.sleep(delay)
+
+    async def _process_once(
+        self, process: Process, records: list[Record], staged: Sequence[StagedTable]
+    ) -> BatchResult:
+        """The batch at once, else record by record; a transient failure is raised (retried above)."""
         try:
             return await _call(process, records)
-        except Exception:  # noqa: BLE001 - fall back to one record at a time
+        except Exception as e:  # noqa: BLE001 - fall back to one record at a time
+            if is_retriable(e):
+                raise
             log.warning("batch of %d failed; retrying one record at a time", len(records), exc_info=True)
         for table in staged:  # the failed attempt's writes must not leak into the retry
             table.discard()
@@ -247,6 +338,8 @@ class Worker:
             try:
                 one = await _call(process, [record])
             except Exception as e:  # noqa: BLE001 - the dead letter carries the reason
+                if is_retriable(e):
+                    raise
                 merged.dead(record, "process", describe_exception(e), type(e).__name__)
                 continue
             merged.outputs.extend(one.outputs)
@@ -254,34 +347,97 @@ class Worker:
         return merged
 
     async def _deliver(self, result: BatchResult) -> None:
+        """Send a batch's outputs and dead letters; return once Kafka has every one.
+
+        Transient failures (timeouts, a broker or an output topic away, a full buffer) are retried
+        with back-off for ``delivery_retry_s``, then the worker stops with the batch unacked (it is
+        read again: never a dead letter for a broker's hiccup). An output Kafka refuses for good
+        (e.g. too large) dead-letters the record it came from, when it names one (``source``).
+        """
         dlq = self.settings.topics.dead_letters
-        outputs = list(result.outputs)
+        pending = list(result.outputs)
         for d in result.dead_letters:
-            key = d.record.key.decode("utf-8", "replace") if d.record.key else ""
-            outputs.append(Output(dlq, key, to_dead_letter(d.record, d.stage, d.error).to_bytes()))
-            self.metrics.dead_letters.labels(topic=d.record.topic, stage=d.stage, reason=d.reason).inc()
-        for attempt, delay in enumerate((*_SEND_RETRY_S, None)):
-            try:
-                await self._send_all(outputs)
-                break
-            except Exception as e:  # noqa: BLE001 - Kafka away: keep the batch unacked and retry
-                if delay is None:
-                    raise
-                log.warning("sending %d outputs failed (attempt %d): %s", len(outputs), attempt + 1, e)
+            pending.append(self._dead_output(d.record, d.stage, d.error, d.reason))
+        delivered: list[Output] = []
+        refused: set[int] = set()  # inputs already dead-lettered for an output Kafka refused
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.settings.delivery_retry_s
+        attempt = 0
+        while pending:
+            failures = await self._send_each(pending)
+            failed = {id(o) for o, _ in failures}
+            delivered += [o for o in pending if id(o) not in failed]
+            pending = []
+            transient: Exception | None = None
+            for o, e in failures:
+                if is_retriable(e):
+                    pending.append(o)
+                    transient = e
+                elif o.source is not None and o.topic != dlq:
+                    if id(o.source) in refused:
+                        continue  # another output of the same input: one dead letter is enough
+                    refused.add(id(o.source))
+                    log.error(
+                        "an output to %s was refused for good (%s): dead-lettering its input",
+                        o.topic,
+                        type(e).__name__,
+                    )  # noqa: TRY400
+                    pending.append(
+                        self._dead_output(
+                            o.source,
+                            "process",
+                            f"output not deliverable: {describe_exception(e)}",
+                            type(e).__name__,
+                        )
+                    )
+                else:
+                    raise e
+            if transient is not None:
+                if loop.time() >= deadline:
+                    raise transient
+                delay = _SEND_RETRY_S[min(attempt, len(_SEND_RETRY_S) - 1)]
+                log.warning(
+                    "sending %d outputs failed (attempt %d): %s",
+                    len(pending),
+                    attempt + 1,
+                    describe_exception(transient),
+                )
+                self.metrics.retries.labels(stage="deliver").inc()
+                attempt += 1
                 await asyncio.sleep(delay)
         counts: dict[str, int] = {}
-        for o in outputs:
+        for o in delivered:
             counts[o.topic] = counts.get(o.topic, 0) + 1
         for topic, n in counts.items():
             self.metrics.events_out.labels(topic=topic).inc(n)
 
-    async def _send_all(self, outputs: list[Output]) -> None:
+    def _dead_output(self, record: Record, stage: Any, error: str, reason: str) -> Output:
+        """A record's dead letter as an output; its Kafka key bounded like its value."""
+        self.metrics.dead_letters.labels(topic=record.topic, stage=stage, reason=reason).inc()
+        return Output(
+            self.settings.topics.dead_letters,
+            dead_letter_key(record),
+            to_dead_letter(record, stage, error).to_bytes(),
+        )
+
+    async def _send_each(self, outputs: list[Output]) -> list[tuple[Output, Exception]]:
+        """Send every output and wait for Kafka's answers; the ones that failed, each with its error."""
         producer = self.app.producer
-        futures = [
-            await producer.send(o.topic, o.key.encode("utf-8"), o.value, None, None, None) for o in outputs
-        ]
-        if futures:
-            await asyncio.gather(*futures)
+        failures: list[tuple[Output, Exception]] = []
+        sent: list[tuple[Output, Any]] = []
+        for o in outputs:
+            try:
+                sent.append((o, await producer.send(o.topic, o.key_bytes(), o.value, None, None, None)))
+            except Exception as e:  # noqa: BLE001 - judged by the caller: retried or dead-lettered
+                failures.append((o, e))
+        if sent:
+            results = await asyncio.gather(*(f for _, f in sent), return_exceptions=True)
+            for (o, _), r in zip(sent, results, strict=True):
+                if isinstance(r, Exception):
+                    failures.append((o, r))
+                elif isinstance(r, BaseException):
+                    raise r
+        return failures
 
     # --- timers -------------------------------------------------------------
     def _lock(self, name: str) -> asyncio.Lock:
@@ -330,6 +486,38 @@ class Worker:
             self.model.drift = self._drift_for(d)
         self.metrics.model_info.info({"version": d.version})
         self.metrics.model_version_loaded.set(1)
+
+    async def _expire_idle_state(self) -> None:
+        """Delete CLI sessions and failure streaks idle for ``state_idle_s`` (tombstones in the changelog)."""
+        self.expire_idle_state(time.time())
+
+    def expire_idle_state(self, now: float) -> dict[str, int]:
+        """Delete idle keys of the tables whose changelog partition this worker actively owns."""
+        try:
+            actives = self.app.assignor.assigned_actives()
+        except Exception:  # noqa: BLE001 - not assigned yet (starting, rebalancing): nothing is ours
+            return {}
+        expired = {}
+        for name, table in (("sessions", self.sessions), ("students", self.students)):
+            n = expire_idle(
+                table, now=now, idle_s=self.settings.state_idle_s, owned=self._owned(table, actives)
+            )
+            if n:
+                self.metrics.expired_keys.labels(table=name).inc(n)
+                expired[name] = n
+        return expired
+
+    def _owned(self, table: Any, actives: Any) -> Callable[[str], bool]:
+        """Whether a key's changelog record goes to a partition this worker owns (not a standby copy).
+
+        The changelog key is the table's serialised key (JSON for ``str`` keys), partitioned by the
+        producer's murmur2 partitioner.
+        """
+        changelog = table.changelog_topic.get_topic_name()
+        mine = {tp.partition for tp in actives if tp.topic == changelog}
+        dumps, typ, codec = self.app.serializers.dumps_key, table.key_type, table.key_serializer
+        n = self.settings.partitions
+        return lambda key: raw_partition(dumps(typ, key, serializer=codec) or b"", n) in mine
 
     async def _update_lag(self) -> None:
         consumer = self.app.consumer

@@ -22,19 +22,29 @@ Faust's guarantees are kept explicitly:
   Faust's gap tracking and ``broker_commit_every`` per message;
 - a fetched batch is never dropped on the way to its agent: the agents'
   channels (:class:`BatchChannel`) are not cleared when Faust resumes flow
-  after a rebalance, and a put is never raced against a flow suspension.
+  after a rebalance, and a put is never raced against a flow suspension;
+- agents do not hold each other up: one fetch loop feeds every agent, so a
+  full agent queue (a saturated code agent) must not stop it. A batch for a
+  full queue waits in its partition's backlog, handed over in order by a
+  task of its own, and the partition is not fetched while its backlog is
+  long (Faust's own per-partition back-pressure, ``on_buffer_full``); the
+  other topics keep flowing (see :meth:`BatchConsumer._dispatch`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections import deque
 from typing import Any
 
 import faust
 from faust.transport.drivers import aiokafka as faust_aiokafka
+from faust.types import TP
 
 log = logging.getLogger(__name__)
+
+MAX_BACKLOG = 2  # batches of one partition waiting for a full agent queue before its fetching pauses
 
 
 class Batch:
@@ -75,6 +85,9 @@ class Batch:
 class BatchConsumer(faust_aiokafka.Consumer):
     """Faust's aiokafka consumer, delivering routed topics in batches."""
 
+    _backlogs: dict[Any, deque[list[Any]]]
+    _feeders: dict[Any, asyncio.Task[None]]
+
     def _new_consumer_thread(self) -> Any:
         return BatchConsumerThread(self, loop=self.loop, beacon=self.beacon)
 
@@ -112,9 +125,9 @@ class BatchConsumer(faust_aiokafka.Consumer):
                     batch = pending.setdefault(tp, [])
                     batch.append(message)
                     if len(batch) >= route[1]:
-                        await self._hand_over(tp, pending.pop(tp), route[0])
+                        await self._dispatch(tp, pending.pop(tp), route[0])
                 for tp, messages in pending.items():
-                    await self._hand_over(tp, messages, routes[tp.topic][0])
+                    await self._dispatch(tp, messages, routes[tp.topic][0])
         except self.consumer_stopped_errors:
             if self.transport.app.should_stop:
                 return
@@ -125,6 +138,53 @@ class BatchConsumer(faust_aiokafka.Consumer):
             if self.transport.app.should_stop:
                 return
             raise
+
+    async def _dispatch(self, tp: Any, messages: list[Any], channel: Any) -> None:
+        """Hand one batch to its agent without letting a full agent queue stop the fetch loop.
+
+        With nothing waiting for the partition and room in the agent's queue, the batch is handed
+        over here (:meth:`_hand_over`, which may still wait for flow control and the producer
+        buffer, as before). Otherwise it joins the partition's backlog, which a task of its own
+        hands over in offset order; while the backlog holds :data:`MAX_BACKLOG` batches or more the
+        partition is not fetched (``on_buffer_full``), and fetching resumes once it is empty
+        (``on_buffer_drop``). A backlog batch is like one in the agent's queue: not yet tracked nor
+        acked, so the commit never passes it, and it is processed whatever a rebalance does (see
+        :meth:`Batch.begin`). Before this, one slow code batch held the one fetch loop, and with it
+        every metrics batch and alert (issue 14).
+        """
+        tp = TP(tp.topic, tp.partition)  # aiokafka's TopicPartition: Faust's partition sets hold its own TP
+        backlogs = self.__dict__.setdefault("_backlogs", {})
+        backlog = backlogs.get(tp)
+        if backlog is None and not _full(channel):
+            await self._hand_over(tp, messages, channel)
+            return
+        if backlog is None:
+            backlog = backlogs[tp] = deque()
+            feeders = self.__dict__.setdefault("_feeders", {})
+            feeders[tp] = asyncio.ensure_future(self._feed(tp, backlog, channel))
+        backlog.append(messages)
+        if len(backlog) >= MAX_BACKLOG:
+            self.on_buffer_full(tp)
+
+    async def _feed(self, tp: Any, backlog: deque[list[Any]], channel: Any) -> None:
+        """Hand a partition's backlog to its agent, in order; then let the partition be fetched again."""
+        try:
+            while backlog:
+                await self._hand_over(tp, backlog[0], channel)
+                backlog.popleft()
+        except asyncio.CancelledError:
+            raise  # the worker stops: the batches were never acked, so they are read again
+        except Exception as e:  # pragma: no cover - a bug: stop rather than skip the batches
+            log.exception("handing over the backlog of %s[%d] failed", tp.topic, tp.partition)
+            await self.app.crash(e)
+            raise
+        finally:
+            self._backlogs.pop(tp, None)  # when cancelled (the worker stops) what is left is re-read
+            self._feeders.pop(tp, None)
+        if tp in self.assignment():
+            self.on_buffer_drop(tp)  # fetch it again
+        else:  # revoked meanwhile: fetching it again would ask for a partition that is not ours
+            self._buffered_partitions.discard(tp)
 
     async def _hand_over(self, tp: Any, messages: list[Any], channel: Any) -> None:
         """Queue one batch for its agent, waiting on flow control and producer back-pressure.
@@ -157,6 +217,12 @@ class BatchConsumer(faust_aiokafka.Consumer):
                     tp.partition,
                     messages[0].offset,
                 )
+
+
+def _full(channel: Any) -> bool:
+    """Whether a put on ``channel`` would wait: one of its subscribers' queues is full."""
+    root = channel._root if channel._root is not None else channel  # noqa: SLF001 - Faust's fan-out
+    return any(sub.queue.full() for sub in root._subscribers)  # noqa: SLF001
 
 
 class BatchChannel(faust.Channel):

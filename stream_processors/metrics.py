@@ -52,6 +52,18 @@ class WorkerMetrics:
             ["topic", "stage", "reason"],
             registry=registry,
         )
+        self.retries = Counter(
+            "labstream_worker_retries",
+            "Transient failures retried with back-off (never dead-lettered), by stage (process, deliver).",
+            ["stage"],
+            registry=registry,
+        )
+        self.expired_keys = Counter(
+            "labstream_state_expired_keys",
+            "Idle table keys deleted (a tombstone in the changelog), by table.",
+            ["table"],
+            registry=registry,
+        )
         self.alerts = Counter(
             "labstream_alerts",
             "Alerts emitted, by type and severity.",

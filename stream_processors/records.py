@@ -8,7 +8,10 @@ testable without a broker and lets the glue change for speed.
 from __future__ import annotations
 
 import hashlib
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from functools import cache
 from typing import Any, TypeVar
 
@@ -37,11 +40,63 @@ class Record:
 
 @dataclass(slots=True)
 class Output:
-    """One record to produce."""
+    """One record to produce (a ``bytes`` key is sent as it is, a ``str`` one UTF-8 encoded)."""
 
     topic: str
-    key: str
+    key: str | bytes
     value: bytes
+    source: Record | None = None  # the input it came from: dead-lettered if Kafka refuses this for good
+
+    def key_bytes(self) -> bytes:
+        return self.key if isinstance(self.key, bytes) else self.key.encode("utf-8")
+
+
+@dataclass(frozen=True, slots=True)
+class TimeBounds:
+    """How far an event's ``occurred_at`` may be from the worker's clock.
+
+    An event stamped more than ``max_skew_s`` ahead of now, or more than ``horizon_s`` before
+    now, is a ``validate`` dead letter (``LABSTREAM_MAX_CLOCK_SKEW_S``,
+    ``LABSTREAM_EVENT_HORIZON_S``). Why: event time drives state (an anomaly stamped years ahead
+    kept its device's incident open, so the device's next real incident raised no alert).
+    ``0`` turns a bound off.
+
+    >>> b = TimeBounds(max_skew_s=300, horizon_s=3600, clock=lambda: 10_000.0)
+    >>> from datetime import UTC, datetime
+    >>> b.problem(datetime.fromtimestamp(10_200, UTC)) is None
+    True
+    >>> b.problem(datetime.fromtimestamp(10_400, UTC))
+    'occurred_at: 400 s ahead of the worker clock (at most 300 s allowed)'
+    """
+
+    max_skew_s: float = 0.0
+    horizon_s: float = 0.0
+    clock: Callable[[], float] = time.time
+
+    def problem(self, occurred_at: datetime) -> str | None:
+        at = occurred_at.timestamp()
+        now = self.clock()
+        if self.max_skew_s > 0 and at - now > self.max_skew_s:
+            return (
+                f"occurred_at: {at - now:.0f} s ahead of the worker clock "
+                f"(at most {self.max_skew_s:.0f} s allowed)"
+            )
+        if self.horizon_s > 0 and now - at > self.horizon_s:
+            return f"occurred_at: {now - at:.0f} s in the past (at most {self.horizon_s:.0f} s allowed)"
+        return None
+
+    def keep(self, pairs: list[tuple[Record, M]], result: BatchResult) -> list[tuple[Record, M]]:
+        """The pairs whose event time is within bounds; the others are ``validate`` dead letters."""
+        if self.max_skew_s <= 0 and self.horizon_s <= 0:
+            return pairs
+        out = []
+        for record, event in pairs:
+            problem = self.problem(event.occurred_at)  # type: ignore[attr-defined]
+            if problem is None:
+                out.append((record, event))
+            else:
+                result.dead(record, "validate", problem, "occurred_at_out_of_range")
+        return out
 
 
 @dataclass(slots=True)
@@ -81,12 +136,19 @@ def describe_exception(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {str(exc)[:_MAX_ERROR_LEN]}"
 
 
-def parse(record: Record, model: type[M], result: BatchResult) -> M | None:
+def parse(record: Record, model: type[M], result: BatchResult, bounds: TimeBounds | None = None) -> M | None:
     """Decode and validate a record's value; on failure, dead-letter it and return None.
 
     ``decode``: the bytes are not a UTF-8 JSON document. ``validate``: the
-    document does not match the schema.
+    document does not match the schema, or its ``occurred_at`` is outside ``bounds``.
     """
+    event = _parse(record, model, result)
+    if event is None or bounds is None:
+        return event
+    return event if bounds.keep([(record, event)], result) else None
+
+
+def _parse(record: Record, model: type[M], result: BatchResult) -> M | None:
     raw = record.value
     if raw is None:
         result.dead(record, "decode", "value is null (tombstone); expected a JSON object", "null")
@@ -129,7 +191,9 @@ def _one_object(value: bytes | None) -> bool:
     return value is not None and value.strip()[:1] == b"{" and value.strip()[-1:] == b"}"
 
 
-def parse_many(records: list[Record], model: type[M], result: BatchResult) -> list[tuple[Record, M]]:
+def parse_many(
+    records: list[Record], model: type[M], result: BatchResult, bounds: TimeBounds | None = None
+) -> list[tuple[Record, M]]:
     """Decode and validate a whole batch in one call; bad records are dead-lettered one by one.
 
     The values are joined into one JSON array and validated at once (one call
@@ -144,7 +208,14 @@ def parse_many(records: list[Record], model: type[M], result: BatchResult) -> li
     could only sit inside a nested array or object, and the fast path is used
     only for models whose fields are all scalars, which reject such an element.
     A value holding two objects shifts the count, which is then checked.
+
+    ``bounds``: events whose ``occurred_at`` is out of range are ``validate`` dead letters.
     """
+    pairs = _parse_many(records, model, result)
+    return pairs if bounds is None else bounds.keep(pairs, result)
+
+
+def _parse_many(records: list[Record], model: type[M], result: BatchResult) -> list[tuple[Record, M]]:
     adapter = _list_adapter(model)
     if adapter is not None and records and all(_one_object(r.value) for r in records):
         try:
@@ -155,7 +226,7 @@ def parse_many(records: list[Record], model: type[M], result: BatchResult) -> li
             return list(zip(records, models, strict=True))
     out = []
     for record in records:
-        event = parse(record, model, result)
+        event = _parse(record, model, result)
         if event is not None:
             out.append((record, event))
     return out
@@ -182,6 +253,16 @@ def to_dead_letter(record: Record, stage: Stage, error: str) -> DeadLetter:
         stage=stage,
         error="; ".join([error, *notes]),
     )
+
+
+def dead_letter_key(record: Record) -> bytes:
+    """The Kafka key of a record's dead letter: its original key, cut to ``MAX_DEAD_KEY`` bytes.
+
+    Bounded like the value (the dead letter's ``error`` names the full size and sha256): one
+    record with a 400 KB key and an invalid value made a dead letter larger than the producer's
+    limit, the worker died on it, and met it again after every restart.
+    """
+    return (record.key or b"")[:MAX_DEAD_KEY]
 
 
 def as_str_key(key: Any) -> str:

@@ -199,6 +199,7 @@ class Observer:
         t = settings.topics
         self.per_event_outputs = {t.code_checks, t.commands_categorized}
         self.output_ids: set[str] = set()
+        self.modes: dict[str, set[str]] = defaultdict(set)  # commands-categorized: event_id -> modes
         self.dead: set[tuple[str, int, int]] = set()
         self.dead_letters: list[DeadLetter] = []
         self.alerts: list[dict[str, Any]] = []
@@ -240,7 +241,10 @@ class Observer:
                     elif tp.topic == t.alerts:
                         self.alerts.append(json.loads(m.value))
                     else:
-                        self.output_ids.add(json.loads(m.value)["event_id"])
+                        doc = json.loads(m.value)
+                        self.output_ids.add(doc["event_id"])
+                        if tp.topic == t.commands_categorized:
+                            self.modes[doc["event_id"]].add(doc["mode"])
             if not batches:
                 return
 
@@ -293,11 +297,19 @@ async def settle(
     return acc
 
 
+ACCOUNTED_ALERT_TYPES = ("network_anomaly", "struggling_student")
+
+
 def count_alerts(acc: Account, alerts: list[dict[str, Any]], incidents: dict[str, str]) -> None:
     """Raw redeliveries (same alert_id again) and true duplicates (>1 alert_id per incident).
 
     ``incidents`` maps an event id to the incident the scenario injected it in; an alert
     belongs to the incident of its first event that has one, else it is its own incident.
+
+    When the scenario injected incidents, each one of them (its id: the values of ``incidents``)
+    must have exactly one alert id, and every ``network_anomaly`` or ``struggling_student`` alert
+    must belong to an injected incident: a missed incident and an unexplained alert are failures
+    (``alerts >= incidents`` let one hide the other).
     """
     records = Counter((a["alert_id"], a.get("status", "firing"), a.get("count")) for a in alerts)
     acc.alerts += len({a["alert_id"] for a in alerts})
@@ -307,6 +319,54 @@ def count_alerts(acc: Account, alerts: list[dict[str, Any]], incidents: dict[str
         incident = next((incidents[e] for e in a.get("event_ids", []) if e in incidents), a["alert_id"])
         per_incident[(a["alert_type"], a["subject"], incident)].add(a["alert_id"])
     acc.duplicate_alerts += sum(len(v) - 1 for v in per_incident.values())
+    if not incidents:
+        return
+    by_incident: dict[str, set[str]] = defaultdict(set)
+    unexplained: set[str] = set()
+    for a in alerts:
+        if a["alert_type"] not in ACCOUNTED_ALERT_TYPES:
+            continue  # e.g. model_drift: not an injected incident
+        incident = next((incidents[e] for e in a.get("event_ids", []) if e in incidents), None)
+        if incident is None:
+            unexplained.add(a["alert_id"])
+        else:
+            by_incident[incident].add(a["alert_id"])
+    missed = sorted(set(incidents.values()) - set(by_incident))
+    acc.check(not missed, f"{len(missed)} injected incidents without an alert: {missed[:5]}")
+    several = {i: len(v) for i, v in by_incident.items() if len(v) != 1}
+    acc.check(not several, f"incidents with more than one alert id: {dict(list(several.items())[:5])}")
+    acc.check(not unexplained, f"{len(unexplained)} alerts that explain no injected incident")
+
+
+def check_modes(
+    acc: Account, obs: Observer, records: list[tuple[str, bytes | None, bytes | None, str | None]]
+) -> int:
+    """Every command's answer on ``commands-categorized`` (each copy, redeliveries included) is in the
+    mode a run without faults gives it: the commands pipeline in-process, each session in order.
+
+    Returns how many commands were compared.
+    """
+    from prometheus_client import CollectorRegistry
+
+    from stream_processors.metrics import WorkerMetrics
+    from stream_processors.pipelines.commands import CommandPipeline
+    from stream_processors.records import Record
+
+    topic = obs.settings.topics.lab_events
+    clean = CommandPipeline("clean", {}, WorkerMetrics(CollectorRegistry()))
+    want: dict[str, str] = {}
+    for i, (t, key, value, _eid) in enumerate(records):
+        if t == topic:
+            for o in clean.process([Record(t, 0, i, key, value)]).outputs:
+                doc = json.loads(o.value)
+                want[doc["event_id"]] = doc["mode"]
+    wrong = sorted(e for e, mode in want.items() if obs.modes.get(e) != {mode})
+    acc.check(
+        not wrong,
+        f"{len(wrong)} of {len(want)} commands answered in another mode than without faults: "
+        + ", ".join(f"{sorted(obs.modes.get(e, set()))} for {want[e]}" for e in wrong[:5]),
+    )
+    return len(want)
 
 
 def rss_mb(pid: int) -> float:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 
 from bench.chaos import workload
-from bench.chaos.common import Account, Env, Observer, publish_raw, settle
+from bench.chaos.common import Account, Env, Observer, check_modes, publish_raw, settle
 from bench.chaos.worker_crash import wait_outputs
 
 
@@ -36,9 +36,14 @@ async def run(env: Env) -> Account:
         acc.check(code == 0, f"first worker exited with {code} on SIGTERM")
         sent += await rest
         await settle(acc, obs, sent, wait_s=180, incidents=w.incidents)
+        modes = check_modes(acc, obs, w.records)  # every session's modes as without faults
         acc.check(second.proc is not None and second.proc.poll() is None, "second worker died")
-    acc.check(acc.alerts >= w.expected_alerts, f"{acc.alerts} alerts, {w.expected_alerts} incidents injected")
+    # settle() -> count_alerts: each injected incident has exactly one alert id, no alert unexplained
+    acc.check(
+        len(set(w.incidents.values())) == w.expected_alerts, "the workload's incident plan is inconsistent"
+    )
     acc.detail = (
+        f"{modes} commands' modes as in a run without faults; "
         f"second joined at {joined_at}, first left at {left_at} of {per_event} per-event outputs; "
         f"alerts {acc.alerts} for {w.expected_alerts} injected incidents"
     )

@@ -206,3 +206,145 @@ def huge_cases(collector: bool = False) -> list[tuple[str, str, bytes]]:
         out.append((kind, "10MB_field", json.dumps(e).encode()))
         out.append((kind, "10MB_garbage", bytes(range(256)) * (10 * 1024 * 1024 // 256)))
     return out
+
+
+def _at(seconds_from_now: float) -> str:
+    from datetime import UTC, datetime, timedelta
+
+    return (datetime.now(UTC) + timedelta(seconds=seconds_from_now)).isoformat().replace("+00:00", "Z")
+
+
+def hostile_cases(tag: str) -> list[tuple[str, str, bytes, bytes | None, str]]:
+    """Named hostile records for the Kafka topics, each with the fate it must meet.
+
+    ``(kind, name, key, value, expected)``; ``expected`` is ``processed`` or ``dead:<stage>``. Keys
+    are unique per run (``tag``), so the ordered cases (a session's commands) share a partition.
+    Found by trying the topics as a new user would (issue 14): a duplicated ``exit``, a poison key,
+    a number no device reports, a reading stamped years ahead.
+    """
+    out: list[tuple[str, str, bytes, bytes | None, str]] = []
+
+    def command(session: str, seq: int, line: str, event_id: str | None = None) -> bytes:
+        e = valid("lab_command") | {
+            "session_id": session,
+            "seq": seq,
+            "command": line,
+            "occurred_at": _at(-60),
+        }
+        if event_id:
+            e["event_id"] = event_id
+        return json.dumps(e).encode()
+
+    exit_session = f"chaos-exit-{tag}"
+    exit_id = str(uuid.uuid4())
+    for seq, line in enumerate(["enable", "conf t", "interface gi0/1"]):
+        out.append(
+            (
+                "lab_command",
+                f"dup_exit:{seq}",
+                exit_session.encode(),
+                command(exit_session, seq, line),
+                "processed",
+            )
+        )
+    for copy in ("first", "again"):  # the same event (id and seq) twice: pops one mode
+        out.append(
+            (
+                "lab_command",
+                f"dup_exit:exit_{copy}",
+                exit_session.encode(),
+                command(exit_session, 3, "exit", exit_id),
+                "processed",
+            )
+        )
+    out.append(
+        (
+            "lab_command",
+            "dup_exit:next",
+            exit_session.encode(),
+            command(exit_session, 4, "hostname r1"),
+            "processed",
+        )
+    )
+
+    late = f"chaos-late-{tag}"
+    for seq, line in [
+        (0, "enable"),
+        (1, "conf t"),
+        (2, "router ospf 1"),
+        (4, "interface gi0/1"),
+        (5, "shutdown"),
+        (3, "exit"),
+        (6, "no shutdown"),
+    ]:
+        out.append(("lab_command", f"late_seq:{seq}", late.encode(), command(late, seq, line), "processed"))
+
+    def reading(**fields: Any) -> bytes:
+        return json.dumps(
+            valid("network_metrics") | {"device_id": f"chaos-hostile-{tag}", "occurred_at": _at(-60)} | fields
+        ).encode()
+
+    device = f"chaos-hostile-{tag}".encode()
+    out += [
+        (
+            "network_metrics",
+            "connection_count_10e400",
+            device,
+            reading(connection_count=10**400),
+            "dead:validate",
+        ),
+        (
+            "network_metrics",
+            "connection_count_2e63",
+            device,
+            reading(connection_count=2**63),
+            "dead:validate",
+        ),
+        (
+            "network_metrics",
+            "connection_count_at_bound",
+            device,
+            reading(connection_count=10**9),
+            "processed",
+        ),
+        ("network_metrics", "latency_1e12_ms", device, reading(latency_ms=1e12), "dead:validate"),
+        ("network_metrics", "error_rate_1e300", device, reading(error_rate=1e300), "dead:validate"),
+        (
+            "network_metrics",
+            "occurred_5_years_ahead",
+            device,
+            reading(occurred_at=_at(5 * 365 * 86400)),
+            "dead:validate",
+        ),
+        (
+            "network_metrics",
+            "occurred_in_1970",
+            device,
+            reading(occurred_at="1970-01-01T00:00:00Z"),
+            "dead:validate",
+        ),
+        ("network_metrics", "occurred_30_s_ahead", device, reading(occurred_at=_at(30)), "processed"),
+        ("network_metrics", "tombstone", device, None, "dead:decode"),
+        (
+            "lab_command",
+            "poison_key_400KB_invalid_value",
+            b"P" * (400 * 1024),
+            b'{"event_type": "lab_command"}',
+            "dead:validate",
+        ),
+        (
+            "lab_command",
+            "poison_key_900KB_invalid_value",
+            b"Q" * (900 * 1024),
+            b"\xff not json",
+            "dead:decode",
+        ),
+        (
+            "code_submission",
+            "poison_key_400KB_valid_value",
+            b"R" * (400 * 1024),
+            json.dumps(valid("code_submission") | {"occurred_at": _at(-60)}).encode(),
+            "processed",
+        ),
+    ]
+    return out

@@ -13,7 +13,7 @@ import asyncio
 import time
 
 from bench.chaos import workload
-from bench.chaos.common import Account, Env, Observer, publish_raw, settle
+from bench.chaos.common import Account, Env, Observer, check_modes, publish_raw, settle
 
 
 async def wait_outputs(obs: Observer, n: int, wait_s: float) -> int:
@@ -44,9 +44,14 @@ async def run(env: Env) -> Account:
         await asyncio.to_thread(second.wait_ready)
         sent += await rest
         await settle(acc, obs, sent, wait_s=180, incidents=w.incidents)
+        modes = check_modes(acc, obs, w.records)  # every session's modes as without faults
         acc.check(second.proc is not None and second.proc.poll() is None, "restarted worker died")
-    acc.check(acc.alerts >= w.expected_alerts, f"{acc.alerts} alerts, {w.expected_alerts} incidents injected")
+    # settle() -> count_alerts: each injected incident has exactly one alert id, no alert unexplained
+    acc.check(
+        len(set(w.incidents.values())) == w.expected_alerts, "the workload's incident plan is inconsistent"
+    )
     acc.detail = (
+        f"{modes} commands' modes as in a run without faults; "
         f"killed after {at}/{per_event} per-event outputs; alerts {acc.alerts} for "
         f"{w.expected_alerts} injected incidents"
     )

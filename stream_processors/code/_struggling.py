@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 _VERSION = 1
+SEEN = 64  # event ids per student remembered as applied, with the alert each one raised
 
 
 class StrugglingTracker:
@@ -17,6 +18,13 @@ class StrugglingTracker:
     alert (kept in its ``alert``: the alert's event ids and time), the success returns that alert with
     ``"resolved": True``, so the incident is closed. A failure whose
     ``event_id`` the entry already holds is a redelivery (Kafka is at-least-once) and changes nothing.
+
+    Each event is applied at most once: ``"seen"`` holds the student's last :data:`SEEN` applied
+    event ids (successes too) with the alert each raised. An event seen before (a redelivery after
+    a crash, a collector's re-send, a dead-letter replay) leaves the state alone and gets the
+    answer it got the first time: the same alert (same id), or none. Without it a redelivered
+    success reset a streak, and a redelivered failure counted again once its id had left the
+    exercise's ``event_ids``. ``"at"`` is the time of the last applied event (idle expiry).
 
     >>> t = StrugglingTracker(threshold=2)
     >>> s, alert = t.update(None, "ex1", True, "e1")
@@ -32,10 +40,31 @@ class StrugglingTracker:
         self.max_exercises = max_exercises
 
     def update(
-        self, state: dict[str, Any] | None, exercise_id: str, failed: bool, event_id: str, at: float = 0.0
+        self,
+        state: dict[str, Any] | None,
+        exercise_id: str,
+        failed: bool,
+        event_id: str,
+        at: float = 0.0,
+        now: float | None = None,
     ) -> tuple[dict[str, Any], dict[str, Any] | None]:
-        """Apply one check result (at event time ``at``); return the new state and the alert this event
-        raises or resolves, if any."""
+        """Apply one check result (at event time ``at``; ``now`` stamps the state for idle expiry);
+        return the new state and the alert this event raises or resolves, if any."""
+        seen = _seen(state)
+        for sid, first_alert in seen:
+            if sid == event_id:  # applied before: the first answer again, the state untouched
+                return state, first_alert  # type: ignore[return-value]
+        new, alert = self._apply(state, exercise_id, failed, event_id, at)
+        new["seen"] = [*seen, [event_id, alert]][-SEEN:]
+        if now is not None:
+            new["at"] = now
+        elif isinstance(state, dict) and "at" in state:
+            new["at"] = state["at"]
+        return new, alert
+
+    def _apply(
+        self, state: dict[str, Any] | None, exercise_id: str, failed: bool, event_id: str, at: float
+    ) -> tuple[dict[str, Any], dict[str, Any] | None]:
         exercises = self._copy(state)
         entry = exercises.pop(exercise_id, None)
         alert = None
@@ -80,3 +109,11 @@ class StrugglingTracker:
     @staticmethod
     def _wrap(exercises: dict[str, dict[str, Any]]) -> dict[str, Any]:
         return {"v": _VERSION, "exercises": exercises}
+
+
+def _seen(state: Any) -> list[list[Any]]:
+    """``[[event_id, alert or None], ...]`` of a well-formed state; anything malformed is dropped."""
+    seen = state.get("seen") if isinstance(state, dict) else None
+    if not isinstance(seen, list):
+        return []
+    return [e for e in seen if isinstance(e, list) and len(e) == 2 and isinstance(e[0], str)]

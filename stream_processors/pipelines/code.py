@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 import uuid
-from collections.abc import MutableMapping
+from collections.abc import Callable, MutableMapping
 from typing import Any
 
 from schemas import CodeCheck, CodeSubmission, SyntaxErrorInfo
 from stream_processors.alerting import AlertContext
 from stream_processors.code import CodeCheckPool, StrugglingTracker
 from stream_processors.metrics import WorkerMetrics
-from stream_processors.records import BatchResult, Output, Record, parse
+from stream_processors.records import BatchResult, Output, Record, TimeBounds, parse
 
 _ALERT_NS = uuid.UUID("6f1c1f7e-9d55-4a53-9b8e-3d1f0c2a7b10")
+_SLICE_S = 0.01  # longest the event loop is held parsing submissions before other agents get a turn
 
 
 class CodePipeline:
@@ -33,6 +36,8 @@ class CodePipeline:
         students: MutableMapping[str, Any],
         metrics: WorkerMetrics,
         context: AlertContext | None = None,
+        bounds: TimeBounds | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.code_checks_topic = code_checks_topic
         self.alerts_topic = alerts_topic
@@ -41,18 +46,24 @@ class CodePipeline:
         self.students = students
         self.metrics = metrics
         self.context = context or AlertContext()
+        self.bounds = bounds
+        self.clock = clock
 
     async def process(self, records: list[Record]) -> BatchResult:
         result = BatchResult()
         events: list[tuple[Record, CodeSubmission]] = []
+        slice_start = time.perf_counter()
         for record in records:
-            event = parse(record, CodeSubmission, result)
+            event = parse(record, CodeSubmission, result, self.bounds)
             if event is not None:
                 events.append((record, event))
+            if time.perf_counter() - slice_start > _SLICE_S:  # 200 large submissions: ~0.15 s of parsing
+                await asyncio.sleep(0)  # let the other agents (alerts) run meanwhile
+                slice_start = time.perf_counter()
         if not events:
             return result
         verdicts = await self.pool.check_many([(e.language, e.code) for _, e in events])
-        for (_record, event), v in zip(events, verdicts, strict=True):
+        for (record, event), v in zip(events, verdicts, strict=True):
             check = CodeCheck(
                 event_id=event.event_id,
                 anonymous_id=event.anonymous_id,
@@ -65,7 +76,9 @@ class CodePipeline:
             )
             outcome = "limit" if v.limit else ("syntax_error" if v.has_syntax_error else "ok")
             self.metrics.code_checks.labels(language=event.language, outcome=outcome).inc()
-            result.outputs.append(Output(self.code_checks_topic, event.anonymous_id, check.to_bytes()))
+            result.outputs.append(
+                Output(self.code_checks_topic, event.anonymous_id, check.to_bytes(), record)
+            )
             failed = v.has_syntax_error or v.limit is not None
             aid = event.anonymous_id
             # staged: one changelog record per student per batch
@@ -75,6 +88,7 @@ class CodePipeline:
                 failed,
                 str(event.event_id),
                 event.occurred_at.timestamp(),
+                now=self.clock(),
             )
             if alert is not None:
                 result.outputs.append(self._alert(event, alert))

@@ -35,7 +35,7 @@ from detector.episodes import EpisodeRule, Transition
 from schemas import METRIC_FIELDS, NetworkMetrics
 from stream_processors.alerting import AlertContext, duration_text
 from stream_processors.metrics import WorkerMetrics, observe_many
-from stream_processors.records import BatchResult, Output, Record, parse_many
+from stream_processors.records import BatchResult, Output, Record, TimeBounds, parse_many
 
 _ALERT_NS = uuid.UUID("0b8f3a52-7d2e-4d3c-8c7e-5f0e1e2d9a41")
 # a reading's features in the detector's column order (that of NetworkMetrics.features())
@@ -65,6 +65,7 @@ class MetricsPipeline:
         context: AlertContext | None = None,
         no_data_s: float | None = None,
         state_ttl_s: float | None = None,
+        bounds: TimeBounds | None = None,
     ) -> None:
         self.alerts_topic = alerts_topic
         self.model = model
@@ -78,13 +79,14 @@ class MetricsPipeline:
         self.drift = _DriftEpisodes()
         # per input partition: the latest event time seen, and when (wall clock)
         self._marks: dict[int, tuple[float, float]] = {}
+        self.bounds = bounds  # occurred_at out of range: a validate dead letter
 
     def process(self, records: list[Record]) -> BatchResult:
         """Score a batch: the parsed values straight into one feature matrix, vectorised scoring,
         one table write per device, one histogram update; Python objects only for anomalies and
         devices with an open incident."""
         result = BatchResult()
-        parsed = parse_many(records, NetworkMetrics, result)
+        parsed = parse_many(records, NetworkMetrics, result, self.bounds)
         if not parsed:
             return result
         events: list[NetworkMetrics] = [e for _, e in parsed]

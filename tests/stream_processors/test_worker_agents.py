@@ -139,11 +139,12 @@ async def test_a_batch_whose_outputs_cannot_be_sent_is_not_acked(
 
     t = worker.settings.topics
 
-    async def refuse(outputs: list[Output]) -> None:
-        raise ConnectionError("Kafka is away")
+    async def refuse(outputs: list[Output]) -> list[tuple[Output, Exception]]:
+        return [(o, ConnectionError("Kafka is away")) for o in outputs]
 
-    worker._send_all = refuse  # type: ignore[method-assign]
+    worker._send_each = refuse  # type: ignore[method-assign]
     monkeypatch.setattr(app_module, "_SEND_RETRY_S", (0.01,))
+    worker.settings = worker.settings.model_copy(update={"delivery_retry_s": 0.5})
     batch = _batch(worker, t.lab_events, [(b"s-9", _command(0, "show version"))])
     agent = worker.app.agents["labstream.commands"]
     async with agent.test_context() as ctx:
