@@ -28,7 +28,11 @@ def test_production_refuses_to_start_without_a_promoted_model(tmp_path: Path, po
         models.mkdir()
         (models / "CURRENT").write_text(pointer)
     s = Settings(
-        bootstrap_servers="127.0.0.1:1", model_dir=models, data_dir=tmp_path, environment="production"
+        bootstrap_servers="127.0.0.1:1",
+        model_dir=models,
+        data_dir=tmp_path,
+        environment="production",
+        model_signing_key="s" * 32,  # type: ignore[arg-type]
     )
     with pytest.raises(ConfigurationError, match="labstream model train"):
         create_worker(s, CollectorRegistry())
@@ -50,7 +54,11 @@ def test_the_worker_command_exits_naming_the_command_to_run(
     settings_factory: Callable[..., Settings], tmp_path: Path
 ) -> None:
     settings = settings_factory(model_dir=tmp_path / "empty-models")
-    env = worker_env(settings) | {"LABSTREAM_ENVIRONMENT": "production"}
+    env = worker_env(settings) | {
+        "LABSTREAM_ENVIRONMENT": "production",
+        "LABSTREAM_MODEL_SIGNING_KEY": "s" * 32,
+        "LABSTREAM_PSEUDONYM_KEY": "p" * 32,
+    }
     done = subprocess.run(
         [sys.executable, "-m", "labstream.cli", "worker"],
         env=env,
