@@ -68,7 +68,7 @@ def test_network_metrics_json_and_event_id() -> None:
             "event_type": "network_metrics",
             "device_id": "r1",
             "packet_loss": 0.1,
-            "latency_ms": 1e300,
+            "latency_ms": 3.6e6,  # the largest latency allowed (one hour)
             "bandwidth_utilization": 0.0,
             "connection_count": 7,
             "error_rate": 1 / 3,
