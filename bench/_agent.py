@@ -12,7 +12,7 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from labstream.settings import Settings
+from foundation.settings import Settings
 from stream_processors.app import create_worker
 from stream_processors.records import BatchResult, Record
 

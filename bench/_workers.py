@@ -19,8 +19,8 @@ from pathlib import Path
 
 import psutil
 
+from foundation.settings import Settings
 from labstream.broker import free_port
-from labstream.settings import Settings
 
 _EVENTS_IN = re.compile(rb'^labstream_events_in_total\{topic="([^"]+)"\} ([0-9.e+]+)$', re.M)
 

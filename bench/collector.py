@@ -36,8 +36,8 @@ from typing import Any
 
 from kafka import KafkaProducer
 
+from foundation.settings import Settings, Topics
 from labstream.broker import EmbeddedBroker, ensure_topics
-from labstream.settings import Settings, Topics
 from producers import Collector, validate_event
 from producers.delivery import broker_supports_idempotence, producer_config
 from producers.http import ingest_router

@@ -22,8 +22,8 @@ from typing import Any
 
 from bench import _feed, _latency
 from bench._workers import BenchWorker, drain_rate
+from foundation.settings import Settings, Topics
 from labstream.broker import ensure_topics
-from labstream.settings import Settings, Topics
 
 
 class _Bench:

@@ -51,7 +51,7 @@ from detector.training import train_detector
 from schemas import METRIC_FIELDS
 
 if TYPE_CHECKING:
-    from labstream.settings import Settings
+    from foundation.settings import Settings
 
 MODEL_FILE = "model.skops"
 METADATA_FILE = "metadata.json"
@@ -164,7 +164,7 @@ class ModelRegistry:
         exist in production); in production one of them is required (``ConfigurationError``),
         in development the registry's own ``signing.key`` is used.
         """
-        from labstream.exceptions import ConfigurationError
+        from foundation.exceptions import ConfigurationError
 
         key: bytes | None = None
         if settings.model_signing_key is not None:

@@ -33,7 +33,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from labstream.settings import Settings
+from foundation.settings import Settings
 from schemas import Alert
 
 log = logging.getLogger(__name__)

@@ -47,7 +47,7 @@ async def tail_alerts(settings: object, *, from_beginning: bool = False, raw: bo
     """Print alerts as they arrive until cancelled."""
     from aiokafka import AIOKafkaConsumer
 
-    from labstream.settings import Settings
+    from foundation.settings import Settings
 
     assert isinstance(settings, Settings)
     consumer = AIOKafkaConsumer(

@@ -6,11 +6,11 @@ given) and one Prometheus registry, served at ``/metrics``; OpenAPI at
 added to :func:`_routers` below), so every endpoint shares the app, its auth
 conventions and its metrics.
 
-**Auth is the default.** The whole app sits behind :class:`labstream.api_guard.ApiGuard`:
+**Auth is the default.** The whole app sits behind :class:`foundation.api_guard.ApiGuard`:
 every route, whoever adds it and however, needs a bearer token from
 ``LABSTREAM_API_TOKENS`` and gets a body of at most ``api_max_request_bytes``, and
 failed logins are rate limited per client address. Only the paths in
-:data:`labstream.api_guard.PUBLIC_PATHS` (``/health``, ``/docs``, ``/openapi.json``)
+:data:`foundation.api_guard.PUBLIC_PATHS` (``/health``, ``/docs``, ``/openapi.json``)
 answer without a token. A new router should also declare
 ``dependencies=[Depends(require_credentials)]`` so it fails closed on an app without
 the guard; the OpenAPI document marks every guarded operation with the ``bearer``
@@ -19,7 +19,7 @@ mounted route: a route that answers without credentials, or takes an oversized
 body, fails it. Validation errors (422) list at most ``api_max_listed_errors``
 errors, with ``errors_not_listed`` counting the rest, and never echo input values.
 
->>> from labstream.settings import Settings
+>>> from foundation.settings import Settings
 >>> app = create_api(Settings(bootstrap_servers="127.0.0.1:9092"))  # doctest: +SKIP
 """
 
@@ -34,8 +34,8 @@ from fastapi import APIRouter, FastAPI, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from detector import ModelRegistry
-from labstream.api_guard import PUBLIC_PATHS, ApiGuard, install_bounded_validation_errors
-from labstream.settings import Settings
+from foundation.api_guard import PUBLIC_PATHS, ApiGuard, install_bounded_validation_errors
+from foundation.settings import Settings
 from producers import Collector
 from producers.http import ingest_router, request_body_schema
 from stream_processors.analyze_api import analyze_router, registry_getter

@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 from types import TracebackType
 
-from labstream.exceptions import BrokerError
+from foundation.exceptions import BrokerError
 
 log = logging.getLogger(__name__)
 

@@ -16,9 +16,9 @@ from collections.abc import Sequence
 
 from pydantic import ValidationError
 
+from foundation.exceptions import LabStreamError
+from foundation.settings import Settings
 from labstream import log_privacy
-from labstream.exceptions import LabStreamError
-from labstream.settings import Settings
 
 _SUBCOMMAND_MODULES: tuple[str, ...] = (
     "labstream.cli_core",  # broker, worker, up, alerts, schemas

@@ -9,7 +9,7 @@ import sys
 import threading
 from pathlib import Path
 
-from labstream.settings import Settings
+from foundation.settings import Settings
 
 
 def register(sub: argparse._SubParsersAction) -> None:

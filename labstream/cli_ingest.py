@@ -10,8 +10,8 @@ from pathlib import Path
 
 from pydantic import SecretStr
 
-from labstream.exceptions import ConfigurationError
-from labstream.settings import Settings
+from foundation.exceptions import ConfigurationError
+from foundation.settings import Settings
 
 __all__ = ["register"]
 

@@ -19,8 +19,8 @@ from tqdm import tqdm
 
 from detector import DetectorError, ModelRegistry, synthetic_normal_traffic, train_detector
 from detector.datasets import MetricsData, from_records, iter_file
-from labstream.exceptions import ConfigurationError, LabStreamError
-from labstream.settings import Settings
+from foundation.exceptions import ConfigurationError, LabStreamError
+from foundation.settings import Settings
 
 
 class ModelCommandError(LabStreamError):

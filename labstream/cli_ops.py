@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from labstream.settings import Settings
+from foundation.settings import Settings
 
 
 def register(sub: argparse._SubParsersAction) -> None:

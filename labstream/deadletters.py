@@ -14,7 +14,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from labstream.settings import Settings
+from foundation.settings import Settings
 from schemas import DeadLetter
 
 

@@ -6,8 +6,8 @@ import contextlib
 import logging
 from collections.abc import Iterator
 
+from foundation.settings import Settings
 from labstream.broker import EmbeddedBroker, ensure_topics
-from labstream.settings import Settings
 
 log = logging.getLogger(__name__)
 

@@ -18,8 +18,8 @@ import time
 from collections import Counter
 from typing import Any
 
+from foundation.settings import Settings
 from labstream.broker import free_port
-from labstream.settings import Settings
 
 
 class _OutputWatcher(threading.Thread):

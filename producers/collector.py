@@ -17,7 +17,7 @@ sending resumes (in the durable mode it never does).
 Nothing is dropped silently: every event the collector gives up on after taking it is
 counted in ``labstream_collector_lost_total{reason}`` and :attr:`Collector.lost`.
 
->>> from labstream.settings import Settings
+>>> from foundation.settings import Settings
 >>> with Collector(Settings(bootstrap_servers="127.0.0.1:9092")) as c:  # doctest: +SKIP
 ...     c.track_lab_command("s-1", "lab-7", 0, "enable secret hunter2", "cisco_ios")
 """
@@ -35,8 +35,8 @@ from kafka.errors import KafkaError, KafkaTimeoutError
 from prometheus_client import CollectorRegistry
 from pydantic_core import to_json
 
-from labstream.exceptions import ConfigurationError
-from labstream.settings import Settings
+from foundation.exceptions import ConfigurationError
+from foundation.settings import Settings
 from producers.delivery import freeze, is_retriable, make_producer
 from producers.drain import DeliveryState, Drainer
 from producers.exceptions import (

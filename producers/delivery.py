@@ -15,8 +15,8 @@ from typing import Any
 from kafka import KafkaProducer
 from kafka.errors import IllegalStateError, KafkaError
 
-from labstream.exceptions import ConfigurationError
-from labstream.settings import Settings
+from foundation.exceptions import ConfigurationError
+from foundation.settings import Settings
 
 __all__ = [
     "RedactRecordPayloads",

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from labstream.exceptions import LabStreamError
+from foundation.exceptions import LabStreamError
 
 __all__ = [
     "CollectorClosedError",

@@ -14,9 +14,9 @@ them; when the spool cannot take them (full, disk error) the answer is 503 with
 ``Retry-After``.
 
 Credentials, the per-token and failed-login rate limits and the body-size limit
-are the app's :class:`labstream.api_guard.ApiGuard` (every route of
+are the app's :class:`foundation.api_guard.ApiGuard` (every route of
 ``labstream api`` gets them); the router also requires its credentials
-(:func:`labstream.api_guard.require_credentials`), so it fails closed elsewhere.
+(:func:`foundation.api_guard.require_credentials`), so it fails closed elsewhere.
 """
 
 from __future__ import annotations
@@ -29,8 +29,8 @@ from fastapi.responses import JSONResponse
 from pydantic import TypeAdapter, ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from labstream.api_guard import RateLimiter, bound_errors, require_credentials
-from labstream.settings import Settings
+from foundation.api_guard import RateLimiter, bound_errors, require_credentials
+from foundation.settings import Settings
 from producers.collector import Collector
 from producers.exceptions import InvalidEventError, SpoolError
 from producers.validation import validate_event

@@ -19,8 +19,8 @@ import os
 import re
 from pathlib import Path
 
-from labstream.exceptions import ConfigurationError
-from labstream.settings import Settings
+from foundation.exceptions import ConfigurationError
+from foundation.settings import Settings
 
 __all__ = ["Pseudonymizer", "load_or_create_key_file"]
 

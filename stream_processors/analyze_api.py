@@ -31,7 +31,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError, create_model
 from starlette.concurrency import run_in_threadpool
 
 from detector import Detector, DetectorError, ModelRegistry
-from labstream.api_guard import bound_errors, require_credentials
+from foundation.api_guard import bound_errors, require_credentials
 from schemas import METRIC_FIELDS, NetworkMetrics
 
 log = logging.getLogger(__name__)

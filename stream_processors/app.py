@@ -4,7 +4,7 @@ Nothing here runs at import time: :func:`create_worker` builds the Faust app,
 its topics, tables, agents, timers and web views from the settings it is
 given.
 
->>> from labstream.settings import Settings
+>>> from foundation.settings import Settings
 >>> w = create_worker(Settings(bootstrap_servers="127.0.0.1:9092"))  # doctest: +SKIP
 >>> w.run()                                                           # doctest: +SKIP
 """
@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import socket
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
@@ -23,9 +24,8 @@ import numpy as np
 from prometheus_client import CollectorRegistry
 
 from detector import DetectorError, ModelRegistry
-from labstream.broker import free_port
-from labstream.exceptions import ConfigurationError
-from labstream.settings import Settings
+from foundation.exceptions import ConfigurationError
+from foundation.settings import Settings
 from stream_processors.alerting import AlertContext
 from stream_processors.batching import Batch, BatchApp, BatchChannel
 from stream_processors.code import CodeCheckPool, StrugglingTracker
@@ -74,7 +74,7 @@ def faust_settings(settings: Settings) -> dict[str, Any]:
         "broker_heartbeat_interval": min(3.0, settings.session_timeout_s / 3),
         "producer_acks": -1,
         "web_host": settings.worker_web_host,
-        "web_port": settings.worker_web_port or free_port(settings.worker_web_host),  # 0: any free port
+        "web_port": settings.worker_web_port or _free_port(settings.worker_web_host),  # 0: any free port
         "web_bind": settings.worker_web_host,
         "web_router_enabled": False,
         "web_tables_enabled": False,
@@ -87,6 +87,13 @@ def faust_settings(settings: Settings) -> dict[str, Any]:
         # tansu reports end offsets per record batch, so this check misfires there (Settings.broker_kind)
         "recovery_consistency_check": settings.broker_kind != "tansu",
     }
+
+
+def _free_port(host: str) -> int:
+    """A port the OS has free now: Faust refuses ``web_port=0``, so the worker asks for one itself."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
 
 
 class RawKeyTable(faust.Table):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from labstream.exceptions import LabStreamError
+from foundation.exceptions import LabStreamError
 
 
 class ProcessingError(LabStreamError):

@@ -8,16 +8,21 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ["schemas", "producers", "detector", "stream_processors", "labstream"]
+PACKAGES = ["foundation", "schemas", "producers", "detector", "stream_processors", "labstream"]
 
-# what each package may import from the project (DESIGN.md "the rooms")
+# what each package may import from the project (DESIGN.md "the rooms", docs/architecture.md);
+# nobody but the composition root imports ``labstream``
 ALLOWED = {
-    "schemas": set(),
-    "producers": {"schemas", "labstream"},
-    "detector": {"schemas", "labstream"},
-    "stream_processors": {"schemas", "detector", "producers", "labstream"},
+    "foundation": set(),
+    "schemas": {"foundation"},
+    "producers": {"schemas", "foundation"},
+    "detector": {"schemas", "foundation"},
+    "stream_processors": {"schemas", "detector", "foundation", "producers.scrub"},
     "labstream": set(PACKAGES),
 }
+# the ground floor's third-party imports: pydantic(-settings); the shared HTTP gate also fastapi/starlette
+LEAF_THIRD_PARTY = {"pydantic", "pydantic_settings"}
+LEAF_HTTP_GATE = {"fastapi", "starlette"}
 
 
 def test_folders_exist() -> None:
@@ -27,24 +32,65 @@ def test_folders_exist() -> None:
         assert (ROOT / name).is_file(), name
 
 
-def _project_imports(path: Path) -> set[str]:
+def _imports(path: Path) -> set[str]:
+    """Every absolute module a file imports, at any depth (TYPE_CHECKING and function bodies too)."""
     tree = ast.parse(path.read_text(encoding="utf-8"))
     found = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
-            found |= {a.name.split(".")[0] for a in node.names}
+            found |= {a.name for a in node.names}
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            found.add(node.module.split(".")[0])
-    return found & set(PACKAGES)
+            found.add(node.module)
+            found |= {f"{node.module}.{a.name}" for a in node.names}
+    return found
+
+
+def _allowed(imp: str, allowed: set[str]) -> bool:
+    return any(imp == a or imp.startswith(a + ".") for a in allowed)
+
+
+def _violations(pkg: str, path: Path) -> list[str]:
+    bad = []
+    for imp in sorted(_imports(path)):
+        top = imp.split(".")[0]
+        if top in PACKAGES and top != pkg and not _allowed(imp, ALLOWED[pkg]):
+            if "." in imp and _allowed(imp.rsplit(".", 1)[0], ALLOWED[pkg]):
+                continue  # ``from producers.scrub import x``: the module is allowed, x is a name in it
+            bad.append(f"{path.relative_to(ROOT) if path.is_relative_to(ROOT) else path.name} imports {imp}")
+    return bad
 
 
 def test_packages_import_only_what_design_allows() -> None:
     bad = []
     for pkg in PACKAGES:
         for path in (ROOT / pkg).rglob("*.py"):
-            for imp in _project_imports(path) - ALLOWED[pkg] - {pkg}:
+            bad += _violations(pkg, path)
+    assert not bad, bad
+
+
+def test_the_check_fails_on_a_forbidden_import(tmp_path: Path) -> None:
+    f = tmp_path / "m.py"
+    f.write_text(
+        "from labstream.broker import free_port\nimport producers.collector\nfrom producers.scrub import x\n",
+        encoding="utf-8",
+    )
+    assert _violations("stream_processors", f) == [
+        "m.py imports labstream.broker",
+        "m.py imports labstream.broker.free_port",
+        "m.py imports producers.collector",
+    ]
+
+
+def test_the_ground_floor_imports_only_pydantic_and_the_standard_library() -> None:
+    bad = []
+    for path in (ROOT / "foundation").rglob("*.py"):
+        allowed = LEAF_THIRD_PARTY | (LEAF_HTTP_GATE if path.name == "api_guard.py" else set())
+        for imp in _imports(path):
+            top = imp.split(".")[0]
+            if top in sys.stdlib_module_names or top == "__future__" or top == "foundation":
+                continue
+            if top not in allowed:
                 bad.append(f"{path.relative_to(ROOT)} imports {imp}")
-    # labstream.exceptions/settings are the shared root: producers/detector may use them
     assert not bad, bad
 
 
@@ -63,7 +109,7 @@ for cls in (kafka.KafkaProducer, kafka.KafkaConsumer, aiokafka.AIOKafkaProducer,
         created.append(_name); _orig(self, *a, **k)
     cls.__init__ = init
 before = threading.active_count()
-for pkg in ["schemas", "producers", "detector", "stream_processors", "labstream"]:
+for pkg in ["foundation", "schemas", "producers", "detector", "stream_processors", "labstream"]:
     mod = importlib.import_module(pkg)
     for info in pkgutil.walk_packages(mod.__path__, pkg + "."):
         importlib.import_module(info.name)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from labstream.settings import Settings
+from foundation.settings import Settings
 from tests.fixtures.kafka import consume_all
 
 README = Path(__file__).resolve().parents[1] / "README.md"

@@ -27,8 +27,8 @@ import threading
 import time
 
 from bench.chaos.common import Account, Env, Observer, Sent, settle
+from foundation.settings import Settings
 from labstream.broker import free_port
-from labstream.settings import Settings
 from producers import Collector
 from tests.fixtures.proxy import Proxy, proxied_tansu
 
@@ -36,7 +36,7 @@ FAST_FAIL = {"delivery_timeout_ms": 3000, "request_timeout_ms": 1000, "max_block
 
 _CHILD = textwrap.dedent("""
     import sys, time
-    from labstream.settings import Settings
+    from foundation.settings import Settings
     from producers import Collector, SpoolFullError
     s = Settings.model_validate_json(sys.argv[1])
     c = Collector(s, spool_fsync="always")

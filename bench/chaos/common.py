@@ -30,8 +30,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from foundation.settings import Settings, Topics
 from labstream.broker import ensure_topics
-from labstream.settings import Settings, Topics
 from schemas import DeadLetter
 from tests.fixtures.worker import WorkerProcess
 

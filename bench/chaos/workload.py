@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from labstream.settings import Settings
+from foundation.settings import Settings
 
 NORMAL = {
     "packet_loss": 0.002,

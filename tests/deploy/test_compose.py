@@ -14,7 +14,7 @@ import jsonschema
 import pytest
 import yaml
 
-from labstream.settings import Settings, Topics
+from foundation.settings import Settings, Topics
 from tests.deploy.queries import COMPOSE_PATH, DEPLOY_DIR
 from tests.deploy.tools import explain, run
 

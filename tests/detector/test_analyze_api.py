@@ -6,7 +6,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from labstream.api_guard import ApiGuard
+from foundation.api_guard import ApiGuard
 from stream_processors.analyze_api import analyze_router
 
 TOKEN = "analyze-test-token-" + "0" * 16  # noqa: S105 - a test token

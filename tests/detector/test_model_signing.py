@@ -12,8 +12,8 @@ import pytest
 
 from detector import ModelIntegrityError, ModelRegistry, synthetic_normal_traffic, train_detector
 from detector.registry import DEV_KEY_FILE, MODEL_FILE, key_id, sha256_of
-from labstream.exceptions import ConfigurationError
-from labstream.settings import Settings
+from foundation.exceptions import ConfigurationError
+from foundation.settings import Settings
 
 KEY = b"k" * 32
 

@@ -23,9 +23,9 @@ import pytest
 import yaml
 from kafka import KafkaProducer
 
+from foundation.settings import Settings
 from labstream.alertmanager import Bridge
 from labstream.broker import free_port
-from labstream.settings import Settings
 from producers import Collector
 from schemas import NetworkMetricsIn
 from stream_processors.alerting import AlertContext

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from labstream.settings import Settings
+from foundation.settings import Settings
 from schemas import LabCommand
 from tests.fixtures.kafka import consume_all
 

@@ -141,7 +141,7 @@ async def test_silent_broker_sends_reach_the_spool_within_delivery_timeout(
 
 _CHILD = textwrap.dedent("""
     import sys, time
-    from labstream.settings import Settings
+    from foundation.settings import Settings
     from producers import Collector
     s = Settings.model_validate_json(sys.argv[1])
     c = Collector(s, spool_fsync="always")

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from kafka import KafkaProducer
 
-from labstream.settings import Settings
+from foundation.settings import Settings
 from schemas import CategorizedCommand
 from tests.fixtures.kafka import consume_all
 from tests.stream_processors.test_commands_idempotent import _corpus

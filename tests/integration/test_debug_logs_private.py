@@ -21,8 +21,8 @@ from typing import Any
 import httpx
 import pytest
 
+from foundation.settings import Settings
 from labstream.broker import free_port
-from labstream.settings import Settings
 from producers import Pseudonymizer
 from tests.fixtures.kafka import consume_all, worker_env
 

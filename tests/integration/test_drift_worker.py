@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from detector import synthetic_normal_traffic
-from labstream.settings import Settings
+from foundation.settings import Settings
 from producers import Collector
 from schemas import METRIC_FIELDS, Alert, NetworkMetricsIn
 from tests.fixtures.kafka import consume_all

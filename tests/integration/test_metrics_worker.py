@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from labstream.settings import Settings
+from foundation.settings import Settings
 from producers import Collector
 from schemas import Alert, NetworkMetricsIn
 from tests.fixtures.kafka import consume_all

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from detector import ModelRegistry, synthetic_normal_traffic, train_detector
-from labstream.settings import Settings
+from foundation.settings import Settings
 from producers import Collector
 from tests.fixtures.kafka import consume_all
 from tests.fixtures.metrics import normal_reading

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
+from foundation.settings import Settings
 from labstream.broker import list_topics
-from labstream.settings import Settings
 from producers import Collector
 from schemas import Alert, CategorizedCommand, CodeCheck, DeadLetter
 from tests.fixtures.kafka import consume_all

@@ -31,8 +31,8 @@ import pytest
 import yaml
 from prometheus_client import CollectorRegistry, generate_latest, start_http_server
 
+from foundation.settings import Settings, Topics
 from labstream.broker import EmbeddedBroker, ensure_topics, free_port
-from labstream.settings import Settings, Topics
 from tests.deploy.queries import DeployQuery, deploy_queries, exported_metrics, metric_names, rule_files
 from tests.deploy.tools import require_tool
 from tests.fixtures.kafka import worker_env

@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 from kafka import KafkaProducer
 
+from foundation.settings import Settings
 from labstream.broker import free_port
-from labstream.settings import Settings
 from tests.fixtures.kafka import consume_all, worker_env
 
 pytestmark = [pytest.mark.integration]

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
+from foundation.settings import Settings
 from labstream.cli import build_parser
-from labstream.settings import Settings
 
 pytestmark = [pytest.mark.integration]
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from labstream.settings import Settings
+from foundation.settings import Settings
 
 pytestmark = [pytest.mark.integration]
 

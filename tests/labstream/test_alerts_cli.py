@@ -12,8 +12,8 @@ from datetime import UTC, datetime, timedelta
 
 from kafka import KafkaProducer
 
+from foundation.settings import Settings
 from labstream.alerts import format_alert
-from labstream.settings import Settings
 from schemas import Alert, Reason
 from schemas.outputs import alert_fingerprint
 

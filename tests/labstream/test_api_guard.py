@@ -16,9 +16,9 @@ import pytest
 from fastapi import APIRouter, FastAPI
 from pydantic import BaseModel
 
+from foundation.api_guard import PUBLIC_PATHS
+from foundation.settings import Settings
 from labstream.api import create_api
-from labstream.api_guard import PUBLIC_PATHS
-from labstream.settings import Settings
 from producers import Collector
 
 pytestmark = pytest.mark.integration

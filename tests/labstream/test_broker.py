@@ -11,8 +11,8 @@ import time
 
 import pytest
 
+from foundation.exceptions import BrokerError
 from labstream.broker import EmbeddedBroker, list_topics, wait_for_kafka
-from labstream.exceptions import BrokerError
 
 
 def _alive(pid: int) -> bool:

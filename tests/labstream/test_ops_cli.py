@@ -10,7 +10,7 @@ from collections.abc import Callable
 from kafka import KafkaProducer
 from pydantic import SecretStr
 
-from labstream.settings import Settings
+from foundation.settings import Settings
 from schemas import DeadLetter
 from tests.fixtures.kafka import consume_all
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from labstream.settings import Settings, Topics
+from foundation.settings import Settings, Topics
 
 
 def test_env_prefix_and_topic_renames(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -49,3 +49,11 @@ def test_alert_labels_and_links_come_from_settings(monkeypatch: pytest.MonkeyPat
     assert ctx.links("network_anomaly", "core r1").dashboard == (
         "https://grafana.example/d/labstream-overview/labstream?var-device=core%20r1"
     )
+
+
+def test_labstream_settings_is_a_compatibility_re_export_of_the_ground_floor() -> None:
+    import foundation.settings
+    import labstream.settings
+
+    assert labstream.settings.Settings is foundation.settings.Settings
+    assert labstream.settings.Topics is foundation.settings.Topics

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from labstream.settings import MIN_SECRET_CHARS, Settings
+from foundation.settings import MIN_SECRET_CHARS, Settings
 
 SHORT = "short-token-Zq9"  # noqa: S105 - 15 characters
 LONG = "L" * MIN_SECRET_CHARS

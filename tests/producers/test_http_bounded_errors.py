@@ -14,8 +14,8 @@ from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 
 import producers.http
-from labstream.api_guard import ApiGuard
-from labstream.settings import Settings
+from foundation.api_guard import ApiGuard
+from foundation.settings import Settings
 from producers.http import ingest_router
 from producers.metrics import CollectorMetrics
 

@@ -9,9 +9,9 @@ import os
 import httpx
 import pytest
 
+from foundation.settings import Settings
 from labstream.api import create_api
 from labstream.broker import free_port
-from labstream.settings import Settings
 from producers import Collector
 from producers import spool as spool_mod
 

@@ -9,8 +9,8 @@ import pytest
 from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 
-from labstream.api_guard import ApiGuard
-from labstream.settings import Settings
+from foundation.api_guard import ApiGuard
+from foundation.settings import Settings
 from producers.http import ingest_router
 from producers.metrics import CollectorMetrics
 

@@ -6,8 +6,8 @@ import stat
 
 import pytest
 
-from labstream.exceptions import ConfigurationError
-from labstream.settings import Settings
+from foundation.exceptions import ConfigurationError
+from foundation.settings import Settings
 from producers import Pseudonymizer
 
 

@@ -7,7 +7,7 @@ from collections.abc import Callable
 import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 
-from labstream.settings import Settings
+from foundation.settings import Settings
 from producers import Collector, InvalidEventError
 
 

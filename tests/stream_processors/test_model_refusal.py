@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from labstream.settings import Settings
+from foundation.settings import Settings
 from stream_processors.app import create_worker
 
 

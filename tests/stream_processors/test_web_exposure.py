@@ -6,7 +6,7 @@ from types import SimpleNamespace
 
 import faust
 
-from labstream.settings import Settings
+from foundation.settings import Settings
 from stream_processors.app import faust_settings
 from stream_processors.web import register_views
 

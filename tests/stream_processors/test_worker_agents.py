@@ -16,7 +16,7 @@ import pytest
 from faust.types import Message
 from prometheus_client import CollectorRegistry
 
-from labstream.settings import Settings
+from foundation.settings import Settings
 from schemas import Alert, CategorizedCommand, DeadLetter, NetworkMetrics
 from stream_processors.app import Worker, create_worker
 from stream_processors.batching import Batch

@@ -19,8 +19,8 @@ from typing import Any
 import pytest
 from prometheus_client import CollectorRegistry
 
+from foundation.settings import Settings
 from labstream.broker import ensure_topics
-from labstream.settings import Settings
 from schemas import Alert, CategorizedCommand, DeadLetter, NetworkMetrics
 from stream_processors.app import Worker, create_worker
 from stream_processors.exceptions import TransientError

@@ -13,8 +13,8 @@ import pytest
 from kafka import KafkaProducer
 from prometheus_client import CollectorRegistry
 
-from labstream.exceptions import ConfigurationError
-from labstream.settings import Settings
+from foundation.exceptions import ConfigurationError
+from foundation.settings import Settings
 from stream_processors.app import Worker, create_worker
 from stream_processors.expiry import raw_partition
 from tests.fixtures.kafka import consume_all, worker_env
