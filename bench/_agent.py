@@ -48,7 +48,7 @@ def _stock_take_events(settings: Settings) -> None:
                 counter.inc(len(events))
 
         h.app.agent(h.app.topic(topic_name, partitions=settings.partitions), name=f"take.{topic_name}")(agent)
-    register_views(h)  # type: ignore[arg-type]
+    register_views(h.app, registry=h.registry, get_detector=lambda: h.model.detector)  # type: ignore[arg-type,return-value]
     FaustWorker(h.app, loglevel="warning", quiet=True).execute_from_commandline()
 
 

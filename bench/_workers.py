@@ -27,9 +27,7 @@ _EVENTS_IN = re.compile(rb'^labstream_events_in_total\{topic="([^"]+)"\} ([0-9.e
 
 def env_for(settings: Settings) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("LABSTREAM_")}
-    for name, value in settings.model_dump(mode="json", exclude_none=True).items():
-        if isinstance(value, str | int | float) and not name.endswith("key"):
-            env[f"LABSTREAM_{name.upper()}"] = str(value)
+    env.update(settings.to_env())
     return env
 
 

@@ -16,6 +16,7 @@ from detector.baseline import BaselineParams
 from detector.calibration import TailCalibrator
 from detector.drift import DriftMonitor, DriftReport, psi, reference_from
 from detector.exceptions import DetectorError, ModelIntegrityError, ModelNotFoundError, TrainingDataError
+from detector.follower import ModelFollower
 from detector.model import Detector, Scores, Verdict
 from detector.registry import TRUSTED_TYPES, ModelRegistry
 from detector.synthetic import synthetic_normal_traffic
@@ -28,6 +29,7 @@ __all__ = [
     "DetectorError",
     "DriftMonitor",
     "DriftReport",
+    "ModelFollower",
     "ModelIntegrityError",
     "ModelNotFoundError",
     "ModelRegistry",

@@ -10,6 +10,7 @@ environment on its own.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -252,6 +253,39 @@ class Settings(BaseSettings):
         """A copy with other topic names (tests: a unique prefix per test)."""
         return self.model_copy(update={f"topic_{k}": v for k, v in topics.model_dump().items()})
 
+    def to_env(self) -> dict[str, str]:
+        """These settings as ``LABSTREAM_*`` environment variables (secrets in clear: for a child
+        process only, never for a log), so that ``Settings()`` read from them equals ``self``.
+
+        >>> Settings(partitions=3).to_env()["LABSTREAM_PARTITIONS"]
+        '3'
+        """
+        env = {}
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if value is None:
+                continue
+            env[f"LABSTREAM_{name.upper()}"] = _env_value(value)
+        return env
+
     @property
     def resolved_spool_dir(self) -> Path:
         return self.spool_dir or (self.data_dir / "spool")
+
+
+def _reveal(value: object) -> object:
+    if isinstance(value, SecretStr):
+        return value.get_secret_value()
+    if isinstance(value, dict):
+        return {k: _reveal(v) for k, v in value.items()}
+    return value
+
+
+def _env_value(value: object) -> str:
+    """One setting as pydantic-settings reads it back: lists comma-joined (``api_tokens`` is
+    ``NoDecode``), dicts as JSON."""
+    if isinstance(value, list):
+        return ",".join(str(_reveal(v)) for v in value)
+    if isinstance(value, dict):
+        return json.dumps(_reveal(value))
+    return str(_reveal(value))

@@ -80,15 +80,7 @@ class _OutputWatcher(threading.Thread):
 
 
 def _start_worker(settings: Settings, web_port: int) -> subprocess.Popen[bytes]:
-    env = {
-        **os.environ,
-        "LABSTREAM_BOOTSTRAP_SERVERS": settings.bootstrap_servers or "",
-        "LABSTREAM_WORKER_WEB_PORT": str(web_port),
-        "LABSTREAM_MODEL_DIR": str(settings.model_dir),
-        "LABSTREAM_PARTITIONS": str(settings.partitions),
-        "LABSTREAM_APP_ID": settings.app_id,
-        "LABSTREAM_BROKER_KIND": settings.broker_kind,
-    }
+    env = {**os.environ, **settings.model_copy(update={"worker_web_port": web_port}).to_env()}
     return subprocess.Popen(
         [sys.executable, "-m", "labstream.cli", "worker"], env=env, stdin=subprocess.DEVNULL
     )

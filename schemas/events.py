@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 
 from pydantic import Field, StrictInt
 
@@ -12,8 +12,8 @@ Language = Literal["python", "yaml", "jinja2", "text"]
 DeviceType = Literal["cisco_ios", "cisco_nxos", "arista_eos", "juniper_junos", "linux"]
 AnonymousId = Annotated[str, Field(min_length=8, max_length=128, pattern=r"^[A-Za-z0-9_.:\-]+$")]
 
-LANGUAGES: tuple[str, ...] = ("python", "yaml", "jinja2", "text")
-DEVICE_TYPES: tuple[str, ...] = ("cisco_ios", "cisco_nxos", "arista_eos", "juniper_junos", "linux")
+LANGUAGES: tuple[str, ...] = get_args(Language)
+DEVICE_TYPES: tuple[str, ...] = get_args(DeviceType)
 METRIC_FIELDS: tuple[str, ...] = (
     "packet_loss",
     "latency_ms",

@@ -30,7 +30,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, ValidationError, create_model
 from starlette.concurrency import run_in_threadpool
 
-from detector import Detector, DetectorError, ModelRegistry
+from detector import Detector, ModelFollower, ModelRegistry
 from foundation.api_guard import bound_errors, require_credentials
 from schemas import METRIC_FIELDS, NetworkMetrics
 
@@ -109,18 +109,32 @@ def parse_analyze_request(
         return None, {"detail": listed, "errors_not_listed": rest}
 
 
+def judge_analyze(
+    raw: bytes,
+    get_detector: Callable[[], Detector | None],
+    max_errors: int = 50,
+    loc_prefix: tuple[str, ...] = ("body",),
+) -> tuple[int, Any]:
+    """``POST /analyze`` once for the API and the worker: ``(status, JSON body)`` for a raw body.
+
+    200 with :class:`AnalyzeResponse`, 422 with the bounded, value-free errors of
+    :func:`parse_analyze_request`, 503 when no model is loaded. CPU work: run it off the event loop.
+    """
+    values, refusal = parse_analyze_request(raw, max_errors, loc_prefix)
+    if values is None:
+        return 422, refusal
+    det = get_detector()
+    if det is None:
+        return 503, {"detail": "no anomaly model loaded"}
+    return 200, analyze_reading(det, values).model_dump()
+
+
 def analyze_router(get_detector: Callable[[], Detector | None], *, max_errors: int = 50) -> APIRouter:
     """Routes ``POST /analyze`` and ``GET /health``; ``get_detector`` returns the current model or None."""
     router = APIRouter(tags=["detector"])
 
     def judge(raw: bytes) -> tuple[int, Any]:  # in a worker thread: parsing, validation, scoring
-        values, refusal = parse_analyze_request(raw, max_errors)
-        if values is None:
-            return 422, refusal
-        det = get_detector()
-        if det is None:
-            return 503, {"detail": "no anomaly model loaded"}
-        return 200, analyze_reading(det, values).model_dump()
+        return judge_analyze(raw, get_detector, max_errors)
 
     @router.post(
         "/analyze",
@@ -161,22 +175,20 @@ def registry_getter(
     A missing or refused model leaves the previous one in service (or None: ``/health`` says degraded).
     """
     held: dict[str, Any] = {"det": None, "checked": -math.inf}
+    follower = ModelFollower(registry)
 
     def get() -> Detector | None:
         now = time.monotonic()
         if now - held["checked"] < poll_s:
             return held["det"]
         held["checked"] = now
-        version = registry.current_version()
-        current = held["det"]
-        if version is None and ensure:
+        if ensure and registry.current_version() is None:
             held["det"] = registry.ensure_model()
+            follower.version = held["det"].version
             return held["det"]
-        if version is not None and (current is None or current.version != version):
-            try:
-                held["det"] = registry.load(version)
-            except DetectorError:
-                log.exception("model %s refused; keeping %s", version, current.version if current else None)
+        det = follower.poll()  # a refused version is logged once; the one in service stays
+        if det is not None:
+            held["det"] = det
         return held["det"]
 
     return get

@@ -23,7 +23,7 @@ import faust
 import numpy as np
 from prometheus_client import CollectorRegistry
 
-from detector import DetectorError, ModelRegistry
+from detector import ModelFollower, ModelRegistry
 from foundation.exceptions import ConfigurationError
 from foundation.settings import Settings
 from stream_processors.alerting import AlertContext
@@ -45,6 +45,7 @@ from stream_processors.records import (
     to_dead_letter,
 )
 from stream_processors.staging import StagedTable
+from stream_processors.web import register_views
 
 log = logging.getLogger(__name__)
 
@@ -113,8 +114,6 @@ class RawKeyTable(faust.Table):
 class Worker:
     """A LabStream worker: one Faust app with its three agents."""
 
-    _refused_version: str | None = None  # the last promoted version that failed its checks
-
     def __init__(self, settings: Settings, registry: CollectorRegistry | None = None) -> None:
         self.settings = settings
         self.registry = registry or CollectorRegistry()
@@ -124,6 +123,7 @@ class Worker:
         self.app.fetch_max_wait_ms = settings.fetch_max_wait_ms
         self.model_registry = ModelRegistry.from_settings(settings)  # signing key from settings
         self.model = ModelHolder(self._initial_model())
+        self.model_follower = ModelFollower(self.model_registry, self.model.detector.version)
         self._set_model_metrics()
         self.processed: dict[tuple[str, int], int] = {}
         self.processes: dict[str, Process] = {}  # by agent name, looked up per batch
@@ -224,9 +224,12 @@ class Worker:
         app.timer(5.0)(self._update_lag)
         app.timer(s.incident_sweep_s)(self.sweep_incidents)
         app.timer(s.state_sweep_s)(self._expire_idle_state)
-        from stream_processors.web import register_views
-
-        register_views(self)
+        register_views(
+            self.app,
+            registry=self.registry,
+            get_detector=lambda: self.model.detector,
+            max_listed_errors=self.settings.api_max_listed_errors,
+        )
 
     def _agent(self, name: str, topic_name: str, process: Process, batch: int, within: float) -> None:
         """One agent per input topic, fed whole fetched batches (see :mod:`stream_processors.batching`).
@@ -460,18 +463,8 @@ class Worker:
                 table.apply()
 
     async def _poll_model(self) -> None:
-        loop = asyncio.get_running_loop()
-        version = await loop.run_in_executor(None, self.model_registry.current_version)
-        if version is None or version == self.model.detector.version:
-            return
-        try:
-            detector = await loop.run_in_executor(None, self.model_registry.load_current)
-        except DetectorError as e:
-            # A promoted model that fails its checks (sha256, skops types) is refused and the current
-            # one kept: raising here crashed the whole worker (found by bench.chaos.security).
-            if version != self._refused_version:
-                log.error("model %s refused, keeping %s: %s", version, self.model.detector.version, e)  # noqa: TRY400
-                self._refused_version = version
+        detector = await asyncio.get_running_loop().run_in_executor(None, self.model_follower.poll)
+        if detector is None:  # nothing newly promoted, or refused (the follower logged it once)
             return
         self.model.detector = detector
         self.model.drift = self._drift_for(detector)

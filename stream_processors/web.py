@@ -6,17 +6,17 @@ Faust's own debugging views (router, tables, graph, stats) are switched off in
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import Any
 
+import faust
 from faust.web import View
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
-from stream_processors.analyze_api import analyze_reading, parse_analyze_request
+from detector import Detector
+from stream_processors.analyze_api import judge_analyze
 
 _MAX_ANALYZE_BYTES = 64 * 1024
-
-if TYPE_CHECKING:
-    from stream_processors.app import Worker
 
 
 def _drop_production_index(app: Any) -> None:
@@ -28,8 +28,15 @@ def _drop_production_index(app: Any) -> None:
     manager._enabled = [(prefix, bp) for prefix, bp in enabled if "production_index" not in str(bp)]  # noqa: SLF001
 
 
-def register_views(worker: Worker) -> None:
-    app = worker.app
+def register_views(
+    app: faust.App,
+    *,
+    registry: CollectorRegistry,
+    get_detector: Callable[[], Detector | None],
+    max_listed_errors: int = 50,
+) -> None:
+    """Mount the views on ``app``: they read the metrics ``registry`` and the model ``get_detector``
+    returns now (it changes when a new one is promoted), nothing else of the worker."""
     _drop_production_index(app)
 
     @app.page("/health")
@@ -40,7 +47,8 @@ def register_views(worker: Worker) -> None:
     async def ready(self: Any, request: Any) -> Any:
         assigned = len(app.consumer.assignment()) if app.consumer else 0
         rebalancing = bool(getattr(app, "rebalancing", False))
-        model = worker.model.detector.version if worker.model.detector else None
+        det = get_detector()
+        model = det.version if det else None
         ok = assigned > 0 and not rebalancing and model is not None
         body = {
             "ready": ok,
@@ -58,13 +66,10 @@ def register_views(worker: Worker) -> None:
             raw = await request.content.read(_MAX_ANALYZE_BYTES + 1)
             if len(raw) > _MAX_ANALYZE_BYTES:
                 return self.json({"detail": f"body over {_MAX_ANALYZE_BYTES} bytes"}, status=413)
-            values, refusal = parse_analyze_request(raw, worker.settings.api_max_listed_errors, ())
-            if values is None:  # the same bounded, value-free 422 as the API's
-                return self.json(refusal, status=422)
-            answer = analyze_reading(worker.model.detector, values)
-            return self.json(answer.model_dump())
+            status, answer = judge_analyze(raw, get_detector, max_listed_errors, ())  # the API's answers
+            return self.json(answer, status=status)
 
     @app.page("/metrics")
     async def metrics(self: Any, request: Any) -> Any:
         # aiohttp refuses a charset inside content_type=, so the full header goes in headers=
-        return self.bytes(generate_latest(worker.registry), headers={"Content-Type": CONTENT_TYPE_LATEST})
+        return self.bytes(generate_latest(registry), headers={"Content-Type": CONTENT_TYPE_LATEST})

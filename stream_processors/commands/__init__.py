@@ -22,7 +22,8 @@ Decisions beyond DESIGN.md's category order (show, debug, routing, config, other
 - Linux: see :mod:`stream_processors.commands.linux`. Unknown device types are read as IOS.
 """
 
+from schemas import DEVICE_TYPES  # the event contract's list, re-exported for the interpreter's users
 from stream_processors.commands.interpreter import interpret, normalize
-from stream_processors.commands.result import DEVICE_TYPES, Category, InterpretResult
+from stream_processors.commands.result import Category, InterpretResult
 
 __all__ = ["DEVICE_TYPES", "Category", "InterpretResult", "interpret", "normalize"]

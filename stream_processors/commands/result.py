@@ -6,7 +6,6 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 Category = Literal["show", "debug", "routing", "config", "other"]
-DEVICE_TYPES = ("cisco_ios", "cisco_nxos", "arista_eos", "juniper_junos", "linux")
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import pytest
 
 from foundation.settings import Settings, Topics
@@ -57,3 +60,28 @@ def test_labstream_settings_is_a_compatibility_re_export_of_the_ground_floor() -
 
     assert labstream.settings.Settings is foundation.settings.Settings
     assert labstream.settings.Topics is foundation.settings.Topics
+
+
+def test_to_env_reads_back_as_the_same_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    s = Settings(
+        bootstrap_servers="k1:9092,k2:9093",
+        broker_kind="tansu",
+        partitions=5,
+        environment="production",
+        pseudonym_key="p" * 40,
+        previous_pseudonym_keys={"k0": "q" * 40},
+        api_tokens=["a" * 32, "b" * 33],
+        data_dir=tmp_path / "data",
+        spool_dir=tmp_path / "spool",
+        worker_web_port=0,
+        batch_timeout_s=0.35,
+        alert_device_labels={"core-*": {"team": "core"}},
+        model_signing_key="m" * 32,
+    ).with_topics(Topics.with_prefix("t-"))
+    for name in list(os.environ):
+        if name.startswith("LABSTREAM_"):
+            monkeypatch.delenv(name)
+    for name, value in s.to_env().items():
+        monkeypatch.setenv(name, value)
+    assert Settings() == s
+    assert Settings() != Settings(partitions=6)  # the comparison can fail

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-
 import faust
+from prometheus_client import CollectorRegistry
 
 from foundation.settings import Settings
 from stream_processors.app import faust_settings
@@ -15,7 +14,7 @@ ALLOWED = {"/health", "/ready", "/metrics", "/analyze"}
 
 def test_only_health_ready_metrics_and_analyze_are_routed() -> None:
     app = faust.App("web-exposure-test", **faust_settings(Settings(bootstrap_servers="127.0.0.1:1")))
-    register_views(SimpleNamespace(app=app))  # type: ignore[arg-type]
+    register_views(app, registry=CollectorRegistry(), get_detector=lambda: None)
     app.web.init_server()  # what the worker does when its web server starts: blueprints, then our pages
     paths = {
         info.get("path") or info.get("formatter")
