@@ -16,6 +16,8 @@ from foundation.settings import Settings
 from stream_processors.app import create_worker
 from stream_processors.records import BatchResult, Record
 
+_TAKE_WITHIN_S = 0.2  # stock take_events waits this long for a batch to fill (LabStream's old default)
+
 
 def _noop(records: list[Record]) -> BatchResult:
     return BatchResult()
@@ -44,7 +46,7 @@ def _stock_take_events(settings: Settings) -> None:
         counter = h.metrics.events_in.labels(topic=topic_name)
 
         async def agent(stream: Any, counter: Any = counter) -> None:
-            async for events in stream.take_events(settings.batch_size, within=settings.batch_timeout_s):
+            async for events in stream.take_events(settings.batch_size, within=_TAKE_WITHIN_S):
                 counter.inc(len(events))
 
         h.app.agent(h.app.topic(topic_name, partitions=settings.partitions), name=f"take.{topic_name}")(agent)

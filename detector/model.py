@@ -273,8 +273,8 @@ class _FlatForest:
             # (missing-value routing never applies: non-finite input goes to scikit-learn)
             if any(e.tree_.n_features != n for e in forest.estimators_):
                 return False
-            return cls(forest)
-        except (AttributeError, TypeError, ValueError):
+            return cls(forest)  # imports scikit-learn's private _average_path_length: guarded here too
+        except (AttributeError, ImportError, TypeError, ValueError):
             return False
 
     def score_samples(self, x: np.ndarray) -> np.ndarray:

@@ -56,6 +56,9 @@ class Topics(BaseModel):
         return cls(**{name: f"{prefix}{value}" for name, value in cls().model_dump().items()})
 
 
+_DEFAULT_TOPICS = Topics()  # the names above are the only place topic defaults are written
+
+
 class Settings(BaseSettings):
     """LabStream settings, read from ``LABSTREAM_*`` environment variables.
 
@@ -83,13 +86,13 @@ class Settings(BaseSettings):
         ),
     )
     partitions: int = Field(default=2, ge=1, description="Partitions per topic when LabStream creates them.")
-    topic_student_events: str = "student-events"
-    topic_lab_events: str = "lab-events"
-    topic_network_metrics: str = "network-metrics"
-    topic_code_checks: str = "code-checks"
-    topic_commands_categorized: str = "commands-categorized"
-    topic_alerts: str = "alerts"
-    topic_dead_letters: str = "dead-letters"
+    topic_student_events: str = _DEFAULT_TOPICS.student_events
+    topic_lab_events: str = _DEFAULT_TOPICS.lab_events
+    topic_network_metrics: str = _DEFAULT_TOPICS.network_metrics
+    topic_code_checks: str = _DEFAULT_TOPICS.code_checks
+    topic_commands_categorized: str = _DEFAULT_TOPICS.commands_categorized
+    topic_alerts: str = _DEFAULT_TOPICS.alerts
+    topic_dead_letters: str = _DEFAULT_TOPICS.dead_letters
 
     # --- environment and privacy ------------------------------------------
     environment: Literal["development", "production"] = "development"
@@ -124,7 +127,6 @@ class Settings(BaseSettings):
     batch_size: int = Field(
         default=5000, ge=1, description="Most metric events per scoring batch (one table write per device)"
     )
-    batch_timeout_s: float = Field(default=0.2, gt=0)
     max_clock_skew_s: float = Field(
         default=300.0,
         ge=0,

@@ -86,7 +86,7 @@ def _parse_and_validate(body: bytes, max_errors: int) -> list[Any]:
     try:
         data = json.loads(body)
     # RecursionError: json.loads recurses per nesting level, and "[" * 100_000 fits in the size
-    # limit; it used to escape as a 500 (found by bench.chaos.bad_input).
+    # limit: refused like any malformed body (a 422), never a 500 (bench.chaos.bad_input).
     except (ValueError, UnicodeDecodeError, RecursionError):
         raise _Refusal(
             "malformed", "malformed JSON", [{"index": None, "field": "", "message": "malformed JSON"}]

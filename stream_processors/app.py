@@ -137,7 +137,7 @@ class Worker:
     # --- construction -----------------------------------------------------
     def _initial_model(self) -> Any:
         """The promoted model. None promoted: production refuses to start; development trains a
-        SYNTHETIC stand-in, and says so loudly (it used to, without a word, in production too)."""
+        SYNTHETIC stand-in and logs a warning saying so."""
         if self.model_registry.current_version() is None:
             if self.settings.environment == "production":
                 raise ConfigurationError(
@@ -213,11 +213,9 @@ class Worker:
             state_ttl_s=s.device_state_ttl_s,
             bounds=bounds,
         )
-        self._agent("commands", t.lab_events, self.command_pipeline.process, 1000, 0.05)
-        self._agent("code", t.student_events, self.code_pipeline.process, 200, 0.05)
-        self._agent(
-            "metrics", t.network_metrics, self.metrics_pipeline.process, s.batch_size, s.batch_timeout_s
-        )
+        self._agent("commands", t.lab_events, self.command_pipeline.process, 1000)
+        self._agent("code", t.student_events, self.code_pipeline.process, 200)
+        self._agent("metrics", t.network_metrics, self.metrics_pipeline.process, s.batch_size)
         for topic in t.outputs():
             app.topic(topic, partitions=s.partitions)  # declared so they exist before the first send
         app.timer(s.model_poll_s)(self._poll_model)
@@ -231,11 +229,11 @@ class Worker:
             max_listed_errors=self.settings.api_max_listed_errors,
         )
 
-    def _agent(self, name: str, topic_name: str, process: Process, batch: int, within: float) -> None:
+    def _agent(self, name: str, topic_name: str, process: Process, batch: int) -> None:
         """One agent per input topic, fed whole fetched batches (see :mod:`stream_processors.batching`).
 
-        ``within`` is unused: a batch is what one fetch returned for a partition (at most ``batch``
-        records), so the agent never waits for a batch to fill.
+        A batch is what one fetch returned for a partition (at most ``batch`` records), so the agent
+        never waits for a batch to fill.
         """
         app = self.app
         topic = app.topic(topic_name, partitions=self.settings.partitions)
@@ -261,8 +259,7 @@ class Worker:
         fails for good the worker crashes rather than
         leave the batch unacked forever; the records are then re-read by whoever owns them next.
         """
-        if not batch.begin(self.app):
-            return
+        batch.begin()
         try:
             async with self._lock(name):  # the sweep timer writes the same staged tables
                 await self.handle(name, batch.messages, self.processes[name])

@@ -50,30 +50,24 @@ MAX_BACKLOG = 2  # batches of one partition waiting for a full agent queue befor
 class Batch:
     """The records of one partition from one fetch, in offset order."""
 
-    __slots__ = ("consumer", "generation_id", "messages", "topic")
+    __slots__ = ("consumer", "messages")
 
-    def __init__(self, consumer: Any, topic: str, messages: list[Any], generation_id: int) -> None:
+    def __init__(self, consumer: Any, messages: list[Any]) -> None:
         self.consumer = consumer
-        self.topic = topic
         self.messages = messages
-        self.generation_id = generation_id
 
-    def begin(self, app: faust.App) -> bool:
-        """Track the messages as in progress; always True: every batch is processed.
+    def begin(self) -> None:
+        """Track the messages as in progress, so no commit passes them until :meth:`ack`.
 
-        A batch fetched in an earlier consumer generation used to be dropped unacked, on the
-        assumption that its partition would be re-read from the committed offset. That holds
-        only for a partition that moved: one that stays with this worker across the rebalance is
-        not sought back, so its dropped records were skipped for good (events lost after a
-        ``kill -9`` of another member, found by tests/integration/test_batch_crash.py and the
-        chaos rebalance scenario). Processing it is always safe under at-least-once: at worst the
-        new owner processes it again, with the same ids.
+        Every batch is processed, whichever consumer generation fetched it: a partition that stays
+        with this worker across a rebalance is not sought back, so a dropped batch would be skipped
+        for good; under at-least-once a moved partition's new owner at worst processes it again,
+        with the same ids (``tests/stream_processors/test_worker_agents.py``).
         """
         track = self.consumer.track_message
         for m in self.messages:
             m.tracked = True
             track(m)
-        return True
 
     def ack(self) -> None:
         """Mark every message done: call only once its outputs are delivered."""
@@ -133,8 +127,8 @@ class BatchConsumer(faust_aiokafka.Consumer):
                 return
             raise
         except asyncio.CancelledError:
-            # Faust's own loop ignores a cancel while the app stops; without this every SIGTERM
-            # ended in "Crashed reason=CancelledError" and exit status 1 (found by bench.chaos.rebalance).
+            # Faust's own loop ignores a cancel while the app stops, and so does this one: a SIGTERM
+            # ends with exit status 0, not "Crashed reason=CancelledError" (bench.chaos.rebalance).
             if self.transport.app.should_stop:
                 return
             raise
@@ -192,15 +186,15 @@ class BatchConsumer(faust_aiokafka.Consumer):
         Returns only once the batch is in the agent's queue. Faust's own drain loop races the put
         against ``suspend_flow`` and drops the record when the flow is suspended, relying on the
         seek to the committed offset after the rebalance. That seek does nothing for a partition
-        with no committed offset yet, so a dropped batch was lost for good, and a later batch's ack
-        then committed past it. Here a batch is never dropped: during a rebalance the put waits for
+        with no committed offset yet, so a dropped batch would be lost for good, and a later batch's
+        ack would commit past it. Here a batch is never dropped: during a rebalance the put waits for
         the flow to resume, and the batch is processed then (at worst a second time by the new
         owner of a moved partition: at-least-once).
         """
         app = self.app
         await app.flow_control.acquire()
         await app.producer.buffer.wait_until_ebb()
-        batch = Batch(self, tp.topic, messages, messages[0].generation_id)
+        batch = Batch(self, messages)
         while True:
             try:
                 await channel.put(batch)

@@ -41,7 +41,7 @@ class WorkerMetrics:
         )
         self.processing_seconds = Histogram(
             "labstream_processing_seconds",
-            "Time from an event's arrival in an agent to its outputs sent, per agent.",
+            "From an event's Kafka timestamp to its outputs delivered, per agent (0 without a timestamp).",
             ["agent"],
             buckets=_LATENCY_BUCKETS,
             registry=registry,
@@ -100,7 +100,7 @@ class WorkerMetrics:
         )
         self.consumer_lag = Gauge(
             "labstream_consumer_lag",
-            "End offset minus committed offset, per topic-partition.",
+            "End offset minus the next offset this worker has yet to process (not commit), per partition.",
             ["topic", "partition"],
             registry=registry,
         )

@@ -236,10 +236,10 @@ def to_dead_letter(record: Record, stage: Stage, error: str) -> DeadLetter:
     """The dead letter of a record; a value (key) larger than ``MAX_DEAD_VALUE`` (``MAX_DEAD_KEY``)
     bytes is kept truncated, with its size and sha256 in ``error``.
 
-    Why: a dead letter must itself be deliverable. A 10 MB input used to raise here (the schema
-    caps strings at 10 M characters; base64 grows by 4/3) and, had it passed, would exceed Kafka's
-    default 1 MB record limit: either way its batch was never delivered, so the worker crashed on
-    it after every restart (found by bench.chaos.bad_input).
+    Why: a dead letter must itself be deliverable. An input up to the schema's 10 M characters,
+    in base64 (4/3 larger), would exceed Kafka's default 1 MB record limit, and a batch whose
+    outputs cannot be delivered stops the worker on every restart (``bench.chaos.bad_input``
+    feeds such inputs).
     """
     notes: list[str] = []
     key = _bounded(record.key, MAX_DEAD_KEY, "key", notes)
@@ -263,9 +263,3 @@ def dead_letter_key(record: Record) -> bytes:
     limit, the worker died on it, and met it again after every restart.
     """
     return (record.key or b"")[:MAX_DEAD_KEY]
-
-
-def as_str_key(key: Any) -> str:
-    if isinstance(key, bytes):
-        return key.decode("utf-8", "replace")
-    return "" if key is None else str(key)

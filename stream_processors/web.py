@@ -21,8 +21,8 @@ _MAX_ANALYZE_BYTES = 64 * 1024
 
 def _drop_production_index(app: Any) -> None:
     """Faust mounts its production index at ``/`` (``{"status": "OK"}``) whenever the stats views
-    are off, and no setting turns it off; a worker must expose nothing but the views below
-    (issue 6, found by bench.chaos.security). Dropped before the web server applies blueprints."""
+    are off, and no setting turns it off; a worker exposes nothing but the views below
+    (``tests/stream_processors/test_web_exposure.py``). Dropped before the web server applies blueprints."""
     manager = app.web.blueprints
     enabled = manager._enabled  # noqa: SLF001 - BlueprintManager has no public way to remove one
     manager._enabled = [(prefix, bp) for prefix, bp in enabled if "production_index" not in str(bp)]  # noqa: SLF001

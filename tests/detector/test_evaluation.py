@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 
 import numpy as np
 import pytest
@@ -16,9 +15,8 @@ from labstream.cli import main
 
 def test_model_evaluate_meets_the_acceptance_bar(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("LABSTREAM_MODEL_DIR", str(tmp_path / "models"))
-    t0 = time.perf_counter()
+    # its time: bench/limits.py
     assert main(["model", "evaluate", "--seed", "0", "--out", str(tmp_path / "report")]) == 0
-    assert time.perf_counter() - t0 < 60
     printed = capsys.readouterr().out
     report = json.loads((tmp_path / "report" / "report.json").read_text())
     ours = report["ours"]["incident_level"]["overall"]

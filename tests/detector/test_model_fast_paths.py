@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import pytest
 
@@ -44,3 +46,13 @@ def test_score_anomalies_matches_score_batch(detector):
     assert sorted(anomalies) == [i for i, v in enumerate(verdicts) if v.is_anomaly]
     for i, v in anomalies.items():
         assert v == verdicts[i]
+
+
+def test_without_scikit_learns_private_helper_the_flat_form_is_refused(detector, monkeypatch):
+    # the contract test for sklearn.ensemble._iforest._average_path_length (docs/architecture.md):
+    # an upgrade that moves it must leave scoring on the plain path, not break it
+    from detector.model import _FlatForest
+
+    assert _FlatForest.of(detector.forest) is not False  # the helper is there today
+    monkeypatch.setitem(sys.modules, "sklearn.ensemble._iforest", None)  # import now raises ImportError
+    assert _FlatForest.of(detector.forest) is False

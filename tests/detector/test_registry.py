@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import pickle
-import time
 
 import numpy as np
 import pytest
@@ -26,11 +25,9 @@ def test_empty_registry_has_no_model(tmp_path):
         reg.load_current()
 
 
-def test_ensure_model_is_fast_synthetic_and_described(tmp_path):
+def test_ensure_model_is_synthetic_and_described(tmp_path):  # its time: bench/limits.py
     reg = ModelRegistry(tmp_path)
-    t0 = time.perf_counter()
     det = reg.ensure_model(seed=42)
-    assert time.perf_counter() - t0 < 5.0
     assert reg.current_version() == det.version
     meta = reg.metadata(det.version)
     assert meta["data"]["synthetic"] is True and meta["data"]["source"] == "synthetic"

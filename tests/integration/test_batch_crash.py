@@ -63,6 +63,16 @@ async def test_kill_mid_stream_loses_nothing(
     assert len(some[t.commands_categorized]) >= N // 5, first.log_tail()
     first.stop(kill=True)
 
+    # work was in flight at the kill: the killed worker had not written an output for every
+    # command (read for 10 s, stopping early if it had), so the second worker has some to finish
+    def all_done(got: dict[str, list[Any]]) -> bool:
+        return len({json.loads(m.value)["event_id"] for m in got[t.commands_categorized]}) >= N
+
+    at_kill = await consume_all(
+        settings.bootstrap_servers or "", [t.commands_categorized], until=all_done, timeout=10
+    )
+    assert not all_done(at_kill), f"all {N} commands were done before the kill: nothing was in flight"
+
     second = worker_factory(settings)
     second.wait_ready()
     want = set(ids)

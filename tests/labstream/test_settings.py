@@ -74,7 +74,7 @@ def test_to_env_reads_back_as_the_same_settings(monkeypatch: pytest.MonkeyPatch,
         data_dir=tmp_path / "data",
         spool_dir=tmp_path / "spool",
         worker_web_port=0,
-        batch_timeout_s=0.35,
+        batch_size=333,
         alert_device_labels={"core-*": {"team": "core"}},
         model_signing_key="m" * 32,
     ).with_topics(Topics.with_prefix("t-"))

@@ -7,8 +7,6 @@ import json
 from types import SimpleNamespace
 from typing import Any
 
-import pytest
-
 from schemas import LabCommand, NetworkMetrics
 from stream_processors.batching import Batch
 from stream_processors.records import BatchResult, Record, parse, parse_many
@@ -27,35 +25,16 @@ class _Consumer:
         return True
 
 
-def _app(generation: int = 3, active: bool = True) -> Any:
-    return SimpleNamespace(
-        consumer_generation_id=generation, flow_control=SimpleNamespace(is_active=lambda: active)
-    )
-
-
-def _batch(consumer: _Consumer, generation: int = 3) -> Batch:
-    msgs = [SimpleNamespace(offset=o, tracked=False, generation_id=generation) for o in (10, 11, 12)]
-    return Batch(consumer, "t", msgs, generation)
+def _batch(consumer: _Consumer) -> Batch:
+    return Batch(consumer, [SimpleNamespace(offset=o, tracked=False) for o in (10, 11, 12)])
 
 
 def test_batch_is_tracked_when_begun_and_acked_only_when_told() -> None:
     c = _Consumer()
     b = _batch(c)
-    assert b.begin(_app())
+    b.begin()
     assert c.tracked == [10, 11, 12] and c.acked == []  # in progress: the commit cannot pass offset 10
-    b.ack()
-    assert c.acked == [10, 11, 12]
-
-
-@pytest.mark.parametrize(
-    "app", [_app(generation=4), _app(active=False)], ids=["old generation", "rebalancing"]
-)
-def test_a_batch_from_before_a_rebalance_is_still_processed(app: Any) -> None:
-    # Dropping it lost events when the partition stayed with this worker (it is not sought back).
-    c = _Consumer()
-    b = _batch(c)
-    assert b.begin(app)
-    assert c.tracked == [10, 11, 12] and c.acked == []
+    assert all(m.tracked for m in b.messages)
     b.ack()
     assert c.acked == [10, 11, 12]
 

@@ -7,7 +7,6 @@ takes ~40 ms and YAML flow nesting 50-900 ms.
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
@@ -59,11 +58,10 @@ REFUSED = {
 
 
 @pytest.mark.parametrize("name", list(ADVERSARIAL))
-def test_admitted_worst_cases_are_cheap(name: str) -> None:
+def test_admitted_worst_cases_are_admitted_and_checked(name: str) -> None:  # their time: bench/limits.py
     code = ADVERSARIAL[name]
     assert len(code.encode()) <= N and inline_safe("python", code), name
-    best = min(_timed(code) for _ in range(3))
-    assert best < 0.1, f"{name}: {best * 1000:.1f} ms"
+    assert check_code("python", code, 1 << 20).code_length > 0  # a verdict, not an exception
 
 
 @pytest.mark.parametrize("name", list(REFUSED))
@@ -75,9 +73,3 @@ def test_pathological_shapes_are_refused(name: str) -> None:
 def test_normal_code_and_text_are_admitted_and_a_zero_limit_admits_only_text() -> None:
     assert inline_safe("python", NORMAL) and inline_safe("text", "x" * 100_000)
     assert not inline_safe("python", NORMAL, 0) and inline_safe("text", "x", 0)
-
-
-def _timed(code: str) -> float:
-    started = time.perf_counter()
-    check_code("python", code, 1 << 20)
-    return time.perf_counter() - started

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -78,26 +77,27 @@ def test_sessions_never_raise_and_state_stays_small(device_type: str, lines: lis
         assert set(state) == {"modes", "priv"}
 
 
-def test_pathological_long_lines_are_fast() -> None:
-    lines = [
-        "top " * 1000,
-        "watch -n1 " * 400,
-        "ip netns exec a " * 250,
-        "|" * 4096,
-        "?" * 4096,
-        "a" * 4096,
-        "sh " * 1365,
-        "ping 1.1.1.1 repeat 5 " * 180,
-        "int gi0/" + "1" * 4000,
-        "no " * 1365,
-        "edit a " * 600,
-        "do " * 1365,
-        "1" * 4096 + "?",
-        "gi " * 1365,
-    ]
-    start = time.perf_counter()
-    for line in lines:
+# long lines built to trip a backtracking pattern; their timing is bench/limits.py's (make bench)
+PATHOLOGICAL_LINES = [
+    "top " * 1000,
+    "watch -n1 " * 400,
+    "ip netns exec a " * 250,
+    "|" * 4096,
+    "?" * 4096,
+    "a" * 4096,
+    "sh " * 1365,
+    "ping 1.1.1.1 repeat 5 " * 180,
+    "int gi0/" + "1" * 4000,
+    "no " * 1365,
+    "edit a " * 600,
+    "do " * 1365,
+    "1" * 4096 + "?",
+    "gi " * 1365,
+]
+
+
+def test_pathological_long_lines_are_interpreted() -> None:
+    for line in PATHOLOGICAL_LINES:
         for device_type in DEVICE_TYPES:
             _check({"modes": ["configuration"], "priv": 15}, device_type, line)
             _check({"modes": ["config", "config-if"], "priv": 15}, device_type, line)
-    assert time.perf_counter() - start < 5.0
