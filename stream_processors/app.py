@@ -28,6 +28,7 @@ from foundation.exceptions import ConfigurationError
 from foundation.settings import Settings
 from stream_processors.alerting import AlertContext
 from stream_processors.batching import Batch, BatchApp, BatchChannel
+from stream_processors.checkpoint import Checkpoint
 from stream_processors.code import CodeCheckPool, StrugglingTracker
 from stream_processors.exceptions import is_retriable
 from stream_processors.expiry import expire_idle, raw_partition
@@ -127,6 +128,7 @@ class Worker:
         self._set_model_metrics()
         self.processed: dict[tuple[str, int], int] = {}
         self.processes: dict[str, Process] = {}  # by agent name, looked up per batch
+        self.checkpoint = Checkpoint(self._deliver)  # outputs, then state, then offsets
         self.pool = CodeCheckPool(
             max_bytes=settings.code_max_bytes,
             timeout_s=settings.code_check_timeout_s,
@@ -253,7 +255,7 @@ class Worker:
 
     # --- the per-batch path -------------------------------------------------
     async def handle_batch(self, name: str, batch: Batch) -> None:
-        """Process one fetched batch and ack it only once its outputs are delivered.
+        """Process one fetched batch; :class:`Checkpoint` acks it only once its outputs are delivered.
 
         A batch fetched before a rebalance is processed too (see ``Batch.begin``). If delivery
         fails for good the worker crashes rather than
@@ -262,23 +264,23 @@ class Worker:
         batch.begin()
         try:
             async with self._lock(name):  # the sweep timer writes the same staged tables
-                await self.handle(name, batch.messages, self.processes[name])
+                await self.handle(name, batch.messages, self.processes[name], offsets=batch)
         except Exception as e:
             log.exception("agent %s: a batch of %d was not delivered; stopping", name, len(batch.messages))
             await self.app.crash(e)
             raise
-        batch.ack()
 
-    async def handle(self, name: str, messages: list[Any], process: Process) -> None:
-        """Process one batch of Faust messages; return only when its outputs are delivered."""
+    async def handle(
+        self, name: str, messages: list[Any], process: Process, offsets: Batch | None = None
+    ) -> None:
+        """Process one batch of Faust messages; return only when it is committed (outputs, state,
+        then ``offsets``, by :class:`Checkpoint`)."""
         records = [
             Record(m.topic, m.partition, m.offset, m.key, m.value, m.timestamp or 0.0) for m in messages
         ]
         staged = self.staged.get(name, [])
         result = await self._process_safely(process, records, staged)
-        await self._deliver(result)
-        for table in staged:  # state after outputs: a crash in between replays, never loses, an alert
-            table.apply()
+        await self.checkpoint.commit(result, staged, offsets)
         now = time.time()
         stamps = np.fromiter((r.timestamp for r in records), dtype=np.float64, count=len(records))
         # no timestamp (0): observed as 0, as before
@@ -455,9 +457,7 @@ class Worker:
         """Resolve silent devices' incidents, expire idle devices' state; outputs, then state."""
         async with self._lock("metrics"):
             result = self.metrics_pipeline.sweep()
-            await self._deliver(result)
-            for table in self.staged["metrics"]:
-                table.apply()
+            await self.checkpoint.commit(result, self.staged["metrics"])
 
     async def _poll_model(self) -> None:
         detector = await asyncio.get_running_loop().run_in_executor(None, self.model_follower.poll)

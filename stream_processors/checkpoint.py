@@ -1,0 +1,50 @@
+"""The one place that orders a unit of work's commit: outputs, then table state, then offsets.
+
+At-least-once holds because of this order. Outputs are delivered first (``deliver`` returns
+only once Kafka has every one, or raises); only then is the staged table state applied (its
+changelog records follow the outputs: a crash in between replays the batch, never loses an
+alert); only then are the input offsets acked, so the consumer's commit can pass them. If
+delivery raises, neither state nor offsets move, and the records are read again.
+
+>>> import asyncio
+>>> done = []
+>>> async def deliver(result): done.append("outputs")
+>>> class Table:
+...     def apply(self): done.append("state")
+>>> class Offsets:
+...     def ack(self): done.append("offsets")
+>>> asyncio.run(Checkpoint(deliver).commit(None, [Table()], Offsets()))
+>>> done
+['outputs', 'state', 'offsets']
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any, Protocol
+
+__all__ = ["Checkpoint"]
+
+
+class _State(Protocol):
+    def apply(self) -> None: ...
+
+
+class _Offsets(Protocol):
+    def ack(self) -> None: ...
+
+
+class Checkpoint:
+    """Commits results handed to it; the worker and its timers never order these steps themselves."""
+
+    def __init__(self, deliver: Callable[[Any], Awaitable[None]]) -> None:
+        self._deliver = deliver
+
+    async def commit(self, result: Any, state: Iterable[_State], offsets: _Offsets | None = None) -> None:
+        """Deliver ``result``'s outputs, then apply ``state``, then ack ``offsets`` (None: a timer's
+        work, which consumed nothing)."""
+        await self._deliver(result)
+        for table in state:
+            table.apply()
+        if offsets is not None:
+            offsets.ack()

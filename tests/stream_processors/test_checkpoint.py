@@ -1,0 +1,72 @@
+"""Checkpoint against a fake intake: outputs, then state, then offsets; nothing moves on a failure."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from stream_processors.batching import Batch
+from stream_processors.checkpoint import Checkpoint
+
+
+class _FakeIntake:
+    """What the consumer sees of a batch: tracked, then acked (the commit may pass it)."""
+
+    def __init__(self, log: list[str]) -> None:
+        self.log = log
+
+    def track_message(self, m: Any) -> None:
+        self.log.append(f"track {m.offset}")
+
+    def ack(self, m: Any) -> bool:
+        self.log.append(f"ack {m.offset}")
+        return True
+
+
+class _Table:
+    def __init__(self, name: str, log: list[str]) -> None:
+        self.name, self.log = name, log
+
+    def apply(self) -> None:
+        self.log.append(f"state {self.name}")
+
+
+def _batch(log: list[str]) -> Batch:
+    batch = Batch(_FakeIntake(log), [SimpleNamespace(offset=o, tracked=False) for o in (5, 6)])
+    batch.begin()
+    return batch
+
+
+async def test_outputs_then_state_then_offsets() -> None:
+    log: list[str] = []
+
+    async def deliver(result: Any) -> None:
+        log.append(f"outputs {result}")
+
+    batch = _batch(log)
+    await Checkpoint(deliver).commit("r1", [_Table("a", log), _Table("b", log)], batch)
+    assert log == ["track 5", "track 6", "outputs r1", "state a", "state b", "ack 5", "ack 6"]
+
+
+async def test_a_failed_delivery_moves_neither_state_nor_offsets() -> None:
+    log: list[str] = []
+
+    async def deliver(result: Any) -> None:
+        raise ConnectionError("Kafka is away")
+
+    batch = _batch(log)
+    with pytest.raises(ConnectionError):
+        await Checkpoint(deliver).commit("r1", [_Table("a", log)], batch)
+    assert log == ["track 5", "track 6"]  # still in progress: the commit cannot pass offset 5
+
+
+async def test_a_timers_work_has_no_offsets() -> None:
+    log: list[str] = []
+
+    async def deliver(result: Any) -> None:
+        log.append("outputs")
+
+    await Checkpoint(deliver).commit(None, [_Table("a", log)])
+    assert log == ["outputs", "state a"]
