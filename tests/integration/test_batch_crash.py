@@ -14,6 +14,8 @@ ended its fetcher (see ``stream_processors.batching.BatchChannel``).
 from __future__ import annotations
 
 import json
+import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -37,8 +39,9 @@ async def test_kill_mid_stream_loses_nothing(
     settings = settings_factory()
     t = settings.topics
     producer = KafkaProducer(bootstrap_servers=settings.bootstrap_list, linger_ms=5)
-    ids = []
-    for i in range(N):
+    ids: list[str] = []
+
+    def send(i: int) -> None:
         sid = f"crash-session-{i % 50}"
         seq = i // 50
         ev = LabCommand(
@@ -50,28 +53,47 @@ async def test_kill_mid_stream_loses_nothing(
         )
         ids.append(str(ev.event_id))
         producer.send(t.lab_events, key=sid.encode(), value=ev.to_bytes())
+
+    for i in range(N // 2):
+        send(i)
     producer.flush()
-    producer.close()
+    # the other half arrives while the first worker runs, up to the kill: it is mid-stream then
+    stop = threading.Event()
+
+    def trickle() -> None:
+        for i in range(N // 2, N):
+            if stop.is_set():
+                return
+            send(i)
+            time.sleep(0.001)
+
+    feeder = threading.Thread(target=trickle, daemon=True)
 
     first = worker_factory(settings)
     first.wait_ready()
+    feeder.start()
     some = await consume_all(
         settings.bootstrap_servers or "",
         [t.commands_categorized],
         until=lambda got: len(got[t.commands_categorized]) >= N // 5,
     )
     assert len(some[t.commands_categorized]) >= N // 5, first.log_tail()
+    stop.set()
+    feeder.join(30)
+    producer.flush()  # the last commands are on the broker, the worker fetching them: kill now
     first.stop(kill=True)
+    producer.close()
+    sent = len(ids)
 
     # work was in flight at the kill: the killed worker had not written an output for every
-    # command (read for 10 s, stopping early if it had), so the second worker has some to finish
+    # command sent (read for 10 s, stopping early if it had), so the second worker has some to finish
     def all_done(got: dict[str, list[Any]]) -> bool:
-        return len({json.loads(m.value)["event_id"] for m in got[t.commands_categorized]}) >= N
+        return len({json.loads(m.value)["event_id"] for m in got[t.commands_categorized]}) >= sent
 
     at_kill = await consume_all(
         settings.bootstrap_servers or "", [t.commands_categorized], until=all_done, timeout=10
     )
-    assert not all_done(at_kill), f"all {N} commands were done before the kill: nothing was in flight"
+    assert not all_done(at_kill), f"all {sent} commands were done before the kill: nothing was in flight"
 
     second = worker_factory(settings)
     second.wait_ready()
@@ -85,4 +107,4 @@ async def test_kill_mid_stream_loses_nothing(
     )
     outs = [json.loads(m.value) for m in got[t.commands_categorized]]
     missing = want - {o["event_id"] for o in outs}
-    assert not missing, f"{len(missing)} of {N} commands without output after kill -9:\n{second.log_tail()}"
+    assert not missing, f"{len(missing)} of {sent} without output after kill -9:\n{second.log_tail()}"
