@@ -24,6 +24,7 @@ TopicName = Literal[
     "commands_categorized",
     "alerts",
     "dead_letters",
+    "exercise_insights",
 ]
 
 
@@ -37,12 +38,19 @@ class Topics(BaseModel):
     commands_categorized: str = "commands-categorized"
     alerts: str = "alerts"
     dead_letters: str = "dead-letters"
+    exercise_insights: str = "exercise-insights"
 
     def inputs(self) -> list[str]:
         return [self.student_events, self.lab_events, self.network_metrics]
 
     def outputs(self) -> list[str]:
-        return [self.code_checks, self.commands_categorized, self.alerts, self.dead_letters]
+        return [
+            self.code_checks,
+            self.commands_categorized,
+            self.alerts,
+            self.dead_letters,
+            self.exercise_insights,
+        ]
 
     def all(self) -> list[str]:
         return self.inputs() + self.outputs()
@@ -86,6 +94,7 @@ class Settings(BaseSettings):
     topic_commands_categorized: str = "commands-categorized"
     topic_alerts: str = "alerts"
     topic_dead_letters: str = "dead-letters"
+    topic_exercise_insights: str = "exercise-insights"
 
     # --- environment and privacy ------------------------------------------
     environment: Literal["development", "production"] = "development"
@@ -159,6 +168,7 @@ class Settings(BaseSettings):
             commands_categorized=self.topic_commands_categorized,
             alerts=self.topic_alerts,
             dead_letters=self.topic_dead_letters,
+            exercise_insights=self.topic_exercise_insights,
         )
 
     def with_topics(self, topics: Topics) -> Settings:

@@ -1,4 +1,10 @@
-"""Code pipeline: syntax-check submissions in a sandbox pool and spot struggling students."""
+"""Code pipeline: syntax-check submissions in a sandbox pool and spot struggling students.
+
+A submission counts as a failure for ``struggling_student`` by the grader's verdict when the LMS
+sent one (``result.passed``: code that compiles but fails the grader is a failure, code the grader
+passed is a success whatever the checker says), and by the syntax check otherwise: a syntax error or
+a checker bound hit. ``python2`` without a grader verdict is neither (it is not checked here).
+"""
 
 from __future__ import annotations
 
@@ -6,7 +12,7 @@ import uuid
 from collections.abc import MutableMapping
 from typing import Any
 
-from schemas import Alert, CodeCheck, CodeSubmission, SyntaxErrorInfo
+from schemas import Alert, CodeCheck, CodeSubmission, GraderResult, SyntaxErrorInfo
 from stream_processors.code import CodeCheckPool, StrugglingTracker
 from stream_processors.metrics import WorkerMetrics
 from stream_processors.records import BatchResult, Output, Record, parse
@@ -59,11 +65,12 @@ class CodePipeline:
                 error=SyntaxErrorInfo(**v.error) if v.error else None,
                 imports_used=list(v.imports_used),
                 code_length=v.code_length,
+                result=_verdict_only(event.result),
             )
             outcome = "limit" if v.limit else ("syntax_error" if v.has_syntax_error else "ok")
             self.metrics.code_checks.labels(language=event.language, outcome=outcome).inc()
             result.outputs.append(Output(self.code_checks_topic, event.anonymous_id, check.to_bytes()))
-            failed = v.has_syntax_error or v.limit is not None
+            failed = failed_submission(event, v.has_syntax_error, v.limit)
             aid = event.anonymous_id
             # staged: one changelog record per student per batch
             self.students[aid], alert = self.tracker.update(
@@ -74,6 +81,11 @@ class CodePipeline:
         return result
 
     def _alert(self, event: CodeSubmission, info: dict[str, Any]) -> Output:
+        review = (
+            "Review the grader's feedback on the linked submissions"
+            if event.result is not None
+            else "Review the syntax errors in the linked code checks"
+        )
         ids = [str(i) for i in info["event_ids"]]
         failures = int(info["failures"])
         alert = Alert(
@@ -86,10 +98,33 @@ class CodePipeline:
             recommendations=[
                 f"{failures} failed submissions in a row on exercise {event.exercise_id}",
                 "Offer a hint or a tutor session on this exercise",
-                "Review the syntax errors in the linked code checks",
+                review,
             ],
             event_ids=ids,
             count=failures,
         )
         self.metrics.alerts.labels(alert_type="struggling_student", severity=alert.severity).inc()
         return Output(self.alerts_topic, event.anonymous_id, alert.to_bytes())
+
+
+def failed_submission(event: CodeSubmission, has_syntax_error: bool, limit: str | None) -> bool:
+    """Whether a submission counts as a failure: the grader's verdict first, then the syntax check.
+
+    >>> from schemas import CodeSubmission
+    >>> e = CodeSubmission(anonymous_id="k1-00000000", exercise_id="x", code="print(1)",
+    ...                    result={"passed": False, "score": 0.2})
+    >>> failed_submission(e, has_syntax_error=False, limit=None)
+    True
+    """
+    if event.result is not None:
+        return not event.result.passed
+    if limit == "language":  # python2 or a language not checked here: no verdict, no failure
+        return False
+    return has_syntax_error or limit is not None
+
+
+def _verdict_only(result: GraderResult | None) -> GraderResult | None:
+    """The grader's verdict without its feedback: code-checks carries no student text."""
+    if result is None:
+        return None
+    return GraderResult(passed=result.passed, score=result.score)
