@@ -24,6 +24,7 @@ from detector import ModelRegistry
 from labstream.settings import Settings
 from producers import Collector
 from producers.http import ingest_router, request_body_schema
+from producers.xapi import xapi_router
 from stream_processors.analyze_api import analyze_router, registry_getter
 
 __all__ = ["create_api"]
@@ -32,7 +33,7 @@ __all__ = ["create_api"]
 def _routers(settings: Settings, collector: Collector, registry: CollectorRegistry) -> list[APIRouter]:
     """Every router of the app. Other teams: add yours here (e.g. the detector's /analyze, /health)."""
     detector = registry_getter(ModelRegistry(settings.model_dir), settings.model_poll_s, ensure=True)
-    return [ingest_router(settings, collector), analyze_router(detector)]
+    return [ingest_router(settings, collector), analyze_router(detector), xapi_router(settings, collector)]
 
 
 def create_api(
