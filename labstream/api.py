@@ -7,6 +7,7 @@ added to :func:`_routers` below), so every endpoint shares the app, its auth
 conventions and its metrics.
 
 >>> from labstream.settings import Settings
+from labstream.tutor import TutorViews, tutor_router
 >>> app = create_api(Settings(bootstrap_servers="127.0.0.1:9092"))  # doctest: +SKIP
 """
 
@@ -22,6 +23,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 
 from detector import ModelRegistry
 from labstream.settings import Settings
+from labstream.tutor import TutorViews, tutor_router
 from producers import Collector
 from producers.http import ingest_router, request_body_schema
 from producers.xapi import xapi_router
@@ -48,10 +50,12 @@ def create_api(
     owned = collector is None
     collector = collector or Collector(settings, registry=registry, source="labstream-api")
     metrics = collector.metrics
+    tutor_views = TutorViews(settings)  # follows exercise-insights and alerts from the first request
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
+        tutor_views.close()
         if owned:
             collector.close()
 
@@ -63,7 +67,9 @@ def create_api(
     )
     app.state.collector = collector
     app.state.registry = registry
-    for router in [*_routers(settings, collector, registry), *routers]:
+    app.state.tutor_views = tutor_views
+    tutor = tutor_router(settings, collector.pseudonymizer, tutor_views)
+    for router in [*_routers(settings, collector, registry), tutor, *routers]:
         app.include_router(router)
 
     @app.get("/metrics", include_in_schema=False)

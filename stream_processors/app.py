@@ -27,9 +27,11 @@ from labstream.broker import free_port
 from labstream.settings import Settings
 from stream_processors.batching import Batch, BatchApp, BatchChannel
 from stream_processors.code import CodeCheckPool, StrugglingTracker
+from stream_processors.insights import ExerciseWindows
 from stream_processors.metrics import WorkerMetrics, observe_many
 from stream_processors.pipelines.code import CodePipeline
 from stream_processors.pipelines.commands import CommandPipeline
+from stream_processors.pipelines.insights import InsightsPipeline
 from stream_processors.pipelines.metrics import MetricsPipeline, ModelHolder
 from stream_processors.records import BatchResult, Output, Record, describe_exception, to_dead_letter
 from stream_processors.staging import StagedTable
@@ -80,6 +82,7 @@ class Worker:
     """A LabStream worker: one Faust app with its three agents."""
 
     _refused_version: str | None = None  # the last promoted version that failed its checks
+    _changelogs_tracked = False
 
     def __init__(self, settings: Settings, registry: CollectorRegistry | None = None) -> None:
         self.settings = settings
@@ -114,24 +117,32 @@ class Worker:
             use_partitioner=True,
         )
 
+    @property
+    def facts_topic(self) -> str:
+        """The internal topic of exercise facts (code agent -> insights agent), keyed by exercise."""
+        return f"{self.settings.app_id}-exercise-facts"
+
     def _build(self) -> None:
         s, t, app = self.settings, self.settings.topics, self.app
         self.sessions = self._table("cli-sessions")
         self.students = self._table("struggling-students")
         self.baselines = self._table("device-baselines")
         self.incidents = self._table("device-incidents")
+        self.exercises = self._table("exercise-windows")
         # pipelines write through staged views, applied once the batch's outputs are delivered
         tables = {
             "sessions": self.sessions,
             "students": self.students,
             "baselines": self.baselines,
             "incidents": self.incidents,
+            "exercises": self.exercises,
         }
         staged = {name: StagedTable(table) for name, table in tables.items()}
         self.staged: dict[str, list[StagedTable]] = {
             "commands": [staged["sessions"]],
             "code": [staged["students"]],
             "metrics": [staged["baselines"], staged["incidents"]],
+            "insights": [staged["exercises"]],
         }
         self.command_pipeline = CommandPipeline(t.commands_categorized, staged["sessions"], self.metrics)
         self.code_pipeline = CodePipeline(
@@ -141,16 +152,19 @@ class Worker:
             StrugglingTracker(threshold=s.struggling_threshold),
             staged["students"],
             self.metrics,
+            facts_topic=self.facts_topic,
         )
+        self.insights_pipeline = InsightsPipeline(t.exercise_insights, staged["exercises"], ExerciseWindows())
         self.metrics_pipeline = MetricsPipeline(
             t.alerts, self.model, staged["baselines"], staged["incidents"], self.metrics, s.alert_window_s
         )
         self._agent("commands", t.lab_events, self.command_pipeline.process, 1000, 0.05)
         self._agent("code", t.student_events, self.code_pipeline.process, 200, 0.05)
+        self._agent("insights", self.facts_topic, self.insights_pipeline.process, 1000, 0.05)
         self._agent(
             "metrics", t.network_metrics, self.metrics_pipeline.process, s.batch_size, s.batch_timeout_s
         )
-        for topic in t.outputs():
+        for topic in [*t.outputs(), self.facts_topic]:
             app.topic(topic, partitions=s.partitions)  # declared so they exist before the first send
         app.timer(s.model_poll_s)(self._poll_model)
         app.timer(5.0)(self._update_lag)
@@ -206,6 +220,8 @@ class Worker:
         staged = self.staged.get(name, [])
         result = await self._process_safely(process, records, staged)
         await self._deliver(result)
+        if staged and not self._changelogs_tracked:
+            await self._track_changelogs()
         for table in staged:  # state after outputs: a crash in between replays, never loses, an alert
             table.apply()
         now = time.time()
@@ -274,6 +290,19 @@ class Worker:
         ]
         if futures:
             await asyncio.gather(*futures)
+
+    async def _track_changelogs(self) -> None:
+        """Make the producer's metadata track every table's changelog topic, once.
+
+        Faust picks a changelog record's partition from the producer's metadata without waiting for
+        it; aiokafka's metadata refreshes fetch only the topics the producer has sent to, so a table
+        whose first write came after a send to a new topic (the first exercise facts) found no
+        partitions for its changelog and crashed the worker (``TypeError`` in ``key_partition``).
+        """
+        producer = self.app.producer._ensure_producer()  # type: ignore[attr-defined]  # noqa: SLF001 - no public way to the client
+        for table in (self.sessions, self.students, self.baselines, self.incidents, self.exercises):
+            await producer.client.add_topic(table.changelog_topic.get_topic_name())
+        self._changelogs_tracked = True
 
     # --- timers -------------------------------------------------------------
     async def _poll_model(self) -> None:

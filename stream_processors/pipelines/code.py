@@ -8,12 +8,14 @@ a checker bound hit. ``python2`` without a grader verdict is neither (it is not 
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import MutableMapping
 from typing import Any
 
 from schemas import Alert, CodeCheck, CodeSubmission, GraderResult, SyntaxErrorInfo
 from stream_processors.code import CodeCheckPool, StrugglingTracker
+from stream_processors.insights import error_of, fact
 from stream_processors.metrics import WorkerMetrics
 from stream_processors.records import BatchResult, Output, Record, parse
 
@@ -37,6 +39,7 @@ class CodePipeline:
         tracker: StrugglingTracker,
         students: MutableMapping[str, Any],
         metrics: WorkerMetrics,
+        facts_topic: str | None = None,
     ) -> None:
         self.code_checks_topic = code_checks_topic
         self.alerts_topic = alerts_topic
@@ -44,6 +47,7 @@ class CodePipeline:
         self.tracker = tracker
         self.students = students
         self.metrics = metrics
+        self.facts_topic = facts_topic  # exercise facts for the insights agent, keyed by exercise
 
     async def process(self, records: list[Record]) -> BatchResult:
         result = BatchResult()
@@ -78,7 +82,33 @@ class CodePipeline:
             )
             if alert is not None:
                 result.outputs.append(self._alert(event, alert))
+            if self.facts_topic is not None:
+                result.outputs.append(self._fact(event, v.has_syntax_error, v.error, v.imports_used, v.limit))
         return result
+
+    def _fact(
+        self,
+        event: CodeSubmission,
+        syntax: bool,
+        error: dict[str, Any] | None,
+        imports: list[str],
+        limit: str | None,
+    ) -> Output:
+        message = error.get("message") if error else None
+        feedback = event.result.feedback if event.result is not None else None
+        value = fact(
+            event_id=str(event.event_id),
+            exercise_id=event.exercise_id,
+            occurred_at=event.occurred_at.timestamp(),
+            anonymous_id=event.anonymous_id,
+            has_syntax_error=syntax,
+            unchecked=limit is not None,
+            passed=event.result.passed if event.result is not None else None,
+            error=error_of(syntax, message, feedback),
+            imports=imports,
+        )
+        assert self.facts_topic is not None  # noqa: S101 - checked by the caller
+        return Output(self.facts_topic, event.exercise_id, json.dumps(value).encode("utf-8"))
 
     def _alert(self, event: CodeSubmission, info: dict[str, Any]) -> Output:
         review = (

@@ -1,0 +1,13 @@
+"""Exercise insights: what the class gets wrong per exercise, in tumbling windows (an hour, a day).
+
+* ``normalize_error(message)``: error messages with names, values and numbers replaced, so variants
+  group (``NameError: name 'x' is not defined`` and ``... 'y' ...``).
+* ``fact(...)``: what one checked submission contributes, sent keyed by exercise so one worker holds
+  all of an exercise's windows.
+* ``ExerciseWindows``: pure state transitions of one exercise's windows and the insight records.
+"""
+
+from stream_processors.insights._facts import error_of, fact, normalize_error
+from stream_processors.insights._windows import WINDOWS, ExerciseWindows
+
+__all__ = ["WINDOWS", "ExerciseWindows", "error_of", "fact", "normalize_error"]
