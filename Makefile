@@ -16,13 +16,20 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-# Debian packages the checks use (promtool and a real Prometheus). Installed, never downloaded as binaries.
+# Debian packages the checks use (promtool and a real Prometheus, chromium). Installed, never downloaded as binaries.
 system-deps:
 	@if ! command -v promtool >/dev/null 2>&1 || ! command -v prometheus >/dev/null 2>&1; then \
 	  if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi; \
 	  echo "installing prometheus from Debian's packages"; \
 	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends prometheus >/dev/null; \
+	fi
+	@# chromium: the /tutor page test drives Debian's browser with Playwright (no browser download)
+	@if ! command -v chromium >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi; \
+	  echo "installing chromium from Debian's packages"; \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends chromium >/dev/null; \
 	fi
 
 run: $(STAMP)
