@@ -154,7 +154,9 @@ class Worker:
             self.metrics,
             facts_topic=self.facts_topic,
         )
-        self.insights_pipeline = InsightsPipeline(t.exercise_insights, staged["exercises"], ExerciseWindows())
+        self.insights_pipeline = InsightsPipeline(
+            t.exercise_insights, staged["exercises"], ExerciseWindows(), self.metrics
+        )
         self.metrics_pipeline = MetricsPipeline(
             t.alerts, self.model, staged["baselines"], staged["incidents"], self.metrics, s.alert_window_s
         )

@@ -15,7 +15,11 @@ from pydantic import BaseModel, ConfigDict
 
 from schemas import ExerciseInsight
 from stream_processors.insights import ExerciseWindows
+from stream_processors.metrics import WorkerMetrics
 from stream_processors.records import BatchResult, Output, Record, parse
+
+_MAX_EXPORTED = 500
+_LABEL_CHARS = 120
 
 
 class _Fact(BaseModel):
@@ -37,11 +41,17 @@ class InsightsPipeline:
     windows' state (in the worker a :class:`~stream_processors.staging.StagedTable`)."""
 
     def __init__(
-        self, output_topic: str, exercises: MutableMapping[str, Any], windows: ExerciseWindows
+        self,
+        output_topic: str,
+        exercises: MutableMapping[str, Any],
+        windows: ExerciseWindows,
+        metrics: WorkerMetrics | None = None,
     ) -> None:
         self.output_topic = output_topic
         self.exercises = exercises
         self.windows = windows
+        self.metrics = metrics
+        self._exported: set[str] = set()  # exercise label values, at most _MAX_EXPORTED
 
     def process(self, records: list[Record]) -> BatchResult:
         result = BatchResult()
@@ -53,7 +63,32 @@ class InsightsPipeline:
         for exercise, items in by_exercise.items():
             state, touched = self.windows.update(self.exercises.get(exercise), items)
             self.exercises[exercise] = state  # staged: written once the outputs are delivered
+            latest_day = None
             for kind, start in touched:
                 insight = ExerciseInsight(**self.windows.insight(state, exercise, kind, start))
                 result.outputs.append(Output(self.output_topic, exercise, insight.to_bytes()))
+                if kind == "day" and (latest_day is None or insight.window_start > latest_day.window_start):
+                    latest_day = insight
+            if latest_day is not None:
+                self._export(latest_day)
         return result
+
+    def _export(self, insight: ExerciseInsight) -> None:
+        """The day window as gauges for Grafana (a bounded set of exercise labels)."""
+        if self.metrics is None:
+            return
+        label = insight.exercise_id[:_LABEL_CHARS]
+        if label not in self._exported:
+            if len(self._exported) >= _MAX_EXPORTED:
+                self.metrics.exercise_insight_dropped.inc()
+                return
+            self._exported.add(label)
+        stats = {
+            "submissions": insight.submissions,
+            "distinct_students": insight.distinct_students,
+            "syntax_error_rate": insight.syntax_error_rate,
+            "grader_failure_rate": insight.grader_failure_rate,
+        }
+        for stat, value in stats.items():
+            if value is not None:
+                self.metrics.exercise_insight.labels(exercise=label, stat=stat).set(value)

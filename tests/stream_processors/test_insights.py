@@ -127,7 +127,8 @@ async def test_windows_aggregate_a_class_on_an_exercise() -> None:
     ]
     facts = await _facts(records)
     exercises: dict = {}
-    pipeline = InsightsPipeline("exercise-insights", exercises, ExerciseWindows())
+    registry = CollectorRegistry()
+    pipeline = InsightsPipeline("exercise-insights", exercises, ExerciseWindows(), WorkerMetrics(registry))
     got = _latest(pipeline.process(facts).outputs)
     hour = got[("ex-ssh", "hour", "2026-12-01T09:00:00+00:00")]
     assert (hour.submissions, hour.distinct_students, hour.syntax_errors) == (4, 3, 1)
@@ -141,6 +142,16 @@ async def test_windows_aggregate_a_class_on_an_exercise() -> None:
     assert day.grader_failure_rate == 2 / 3 and {c.value: c.count for c in day.top_imports}["netmiko"] == 3
     assert got[("ex-other", "day", "2026-12-01T00:00:00+00:00")].syntax_error_rate == 1.0
     assert got[("ex-ssh", "hour", "2026-12-01T10:00:00+00:00")].submissions == 1
+    gauge = {
+        stat: registry.get_sample_value("labstream_exercise_insight", {"exercise": "ex-ssh", "stat": stat})
+        for stat in ("submissions", "distinct_students", "syntax_error_rate", "grader_failure_rate")
+    }
+    assert gauge == {
+        "submissions": 5,
+        "distinct_students": 3,
+        "syntax_error_rate": 0.2,
+        "grader_failure_rate": 2 / 3,
+    }
 
     # redelivered facts (same offsets, or the same event ids again at new offsets) change nothing
     again = pipeline.process(facts)
