@@ -24,5 +24,5 @@ def broker_for(settings: Settings) -> Iterator[Settings]:
 
 
 def create_topics(settings: Settings) -> None:
-    """Create LabStream's seven topics (existing ones are left as they are)."""
+    """Create LabStream's topics (existing ones are left as they are)."""
     ensure_topics(settings.bootstrap_list[0], settings.topics.all(), settings.partitions)

@@ -152,9 +152,15 @@ class Collector:
 
     # --- typed helpers -------------------------------------------------------
     def track_code_submission(
-        self, student_id: str, code: str, exercise_id: str, language: str = "python"
+        self,
+        student_id: str,
+        code: str,
+        exercise_id: str,
+        language: str = "python",
+        result: dict[str, Any] | None = None,
     ) -> str:
-        """Publish a code submission; returns its event_id."""
+        """Publish a code submission; returns its event_id. ``result`` is the grader's verdict, if
+        any: ``{"passed": bool, "score": 0-1, "feedback": str}`` (score and feedback optional)."""
         return self.submit(
             self._validated(
                 {
@@ -163,6 +169,7 @@ class Collector:
                     "code": code,
                     "exercise_id": exercise_id,
                     "language": language,
+                    "result": result,
                     "source": self.source,
                 }
             )
