@@ -25,6 +25,7 @@ TopicName = Literal[
     "alerts",
     "dead_letters",
     "exercise_insights",
+    "lab_insights",
 ]
 
 
@@ -39,6 +40,7 @@ class Topics(BaseModel):
     alerts: str = "alerts"
     dead_letters: str = "dead-letters"
     exercise_insights: str = "exercise-insights"
+    lab_insights: str = "lab-insights"
 
     def inputs(self) -> list[str]:
         return [self.student_events, self.lab_events, self.network_metrics]
@@ -50,6 +52,7 @@ class Topics(BaseModel):
             self.alerts,
             self.dead_letters,
             self.exercise_insights,
+            self.lab_insights,
         ]
 
     def all(self) -> list[str]:
@@ -95,6 +98,7 @@ class Settings(BaseSettings):
     topic_alerts: str = "alerts"
     topic_dead_letters: str = "dead-letters"
     topic_exercise_insights: str = "exercise-insights"
+    topic_lab_insights: str = "lab-insights"
 
     # --- environment and privacy ------------------------------------------
     environment: Literal["development", "production"] = "development"
@@ -169,6 +173,7 @@ class Settings(BaseSettings):
             alerts=self.topic_alerts,
             dead_letters=self.topic_dead_letters,
             exercise_insights=self.topic_exercise_insights,
+            lab_insights=self.topic_lab_insights,
         )
 
     def with_topics(self, topics: Topics) -> Settings:

@@ -1,7 +1,8 @@
 """What tutors see: ``GET /v1/insights/exercises[/{id}]`` and the ``/tutor`` page.
 
-Both follow output topics (:class:`~labstream.follow.TopicFollower`): ``exercise-insights`` (the
-latest value of each exercise window) and ``alerts`` (``struggling_student`` alerts, by subject).
+They follow output topics (:class:`~labstream.follow.TopicFollower`): ``exercise-insights`` and
+``lab-insights`` (the latest value of each window) and ``alerts`` (``struggling_student`` alerts,
+by subject). ``GET /v1/insights/labs`` serves the lab device types.
 Everything is behind the API's tokens: HTTP Basic (a tutor's browser asks for it; the password is
 an API token) or a bearer token.
 
@@ -53,6 +54,16 @@ def keep_insight(value: dict[str, Any], state: dict[str, Any]) -> None:
         del exercises[next(iter(exercises))]
 
 
+def keep_lab_insight(value: dict[str, Any], state: dict[str, Any]) -> None:
+    """The latest value of each (device type, window size, window start); the newest windows kept."""
+    types: dict[str, dict[tuple[str, str], dict[str, Any]]] = state.setdefault("device_types", {})
+    windows = types.setdefault(str(value["device_type"]), {})
+    windows[(str(value["window"]), str(value["window_start"]))] = value
+    for kind, keep in _WINDOWS_KEPT.items():
+        for start in sorted(start for k, start in windows if k == kind)[:-keep]:
+            del windows[(kind, start)]
+
+
 def keep_alert(value: dict[str, Any], state: dict[str, Any]) -> None:
     """``struggling_student`` alerts by subject (an anonymous id), the latest version of each alert."""
     if value.get("alert_type") != "struggling_student":
@@ -90,16 +101,28 @@ class TutorViews:
         topics = settings.topics
         self.insights = TopicFollower(settings.bootstrap_list, topics.exercise_insights, keep_insight)
         self.alerts = TopicFollower(settings.bootstrap_list, topics.alerts, keep_alert)
+        self.labs = TopicFollower(settings.bootstrap_list, topics.lab_insights, keep_lab_insight)
 
     def start(self) -> TutorViews:
         """Start following (idempotent): on the first request, so an API nobody asks stays idle."""
         self.insights.start()
         self.alerts.start()
+        self.labs.start()
         return self
 
     def close(self) -> None:
         self.insights.close()
         self.alerts.close()
+        self.labs.close()
+
+    def lab_device_types(self) -> list[dict[str, Any]]:
+        """Every device type with its most recent day and hour windows."""
+        out = []
+        with self.labs.lock:
+            for device_type, windows in sorted(self.labs.state.get("device_types", {}).items()):
+                latest = {kind: value for (kind, _start), value in sorted(windows.items())}
+                out.append({"device_type": device_type, "day": latest.get("day"), "hour": latest.get("hour")})
+        return out
 
     def exercise(self, exercise_id: str) -> list[dict[str, Any]] | None:
         with self.insights.lock:
@@ -235,6 +258,12 @@ def tutor_router(settings: Settings, pseudonymizer: Pseudonymizer, views: TutorV
     @router.get("/v1/insights/exercises", summary="Every exercise's latest hour and day insight")
     async def exercises(request: Request) -> Response:
         return await denied(request) or JSONResponse({"exercises": views.exercises()})
+
+    @router.get(
+        "/v1/insights/labs", summary="Per lab device type: most used commands, share of unknown commands"
+    )
+    async def labs(request: Request) -> Response:
+        return await denied(request) or JSONResponse({"device_types": views.lab_device_types()})
 
     @router.get(
         "/v1/insights/exercises/{exercise_id:path}",

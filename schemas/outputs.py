@@ -123,3 +123,18 @@ class ExerciseInsight(Model):
     unchecked: int = Field(default=0, ge=0, description="python2 and submissions a checker bound stopped")
     top_errors: list[Counted] = Field(default_factory=list)
     top_imports: list[Counted] = Field(default_factory=list)
+
+
+class LabInsight(Model):
+    """Aggregates of one lab device type over one tumbling window (topic ``lab-insights``, key
+    ``device_type``): the most used commands (normalised, numbers and addresses as ``<n>``) and the
+    share of commands whose first word the platform's CLI does not know (null for ``linux``)."""
+
+    device_type: DeviceType
+    window: Literal["hour", "day"]
+    window_start: UtcDatetime
+    window_end: UtcDatetime
+    commands: int = Field(ge=0)
+    unknown_commands: int | None = Field(default=None, ge=0)
+    unknown_share: FiniteFloat | None = Field(default=None, ge=0, le=1)
+    top_commands: list[Counted] = Field(default_factory=list)

@@ -27,11 +27,12 @@ from labstream.broker import free_port
 from labstream.settings import Settings
 from stream_processors.batching import Batch, BatchApp, BatchChannel
 from stream_processors.code import CodeCheckPool, StrugglingTracker
-from stream_processors.insights import ExerciseWindows
+from stream_processors.insights import ExerciseWindows, LabWindows
 from stream_processors.metrics import WorkerMetrics, observe_many
 from stream_processors.pipelines.code import CodePipeline
 from stream_processors.pipelines.commands import CommandPipeline
 from stream_processors.pipelines.insights import InsightsPipeline
+from stream_processors.pipelines.lab import LabFactsPipeline, LabInsightsPipeline
 from stream_processors.pipelines.metrics import MetricsPipeline, ModelHolder
 from stream_processors.records import BatchResult, Output, Record, describe_exception, to_dead_letter
 from stream_processors.staging import StagedTable
@@ -122,6 +123,11 @@ class Worker:
         """The internal topic of exercise facts (code agent -> insights agent), keyed by exercise."""
         return f"{self.settings.app_id}-exercise-facts"
 
+    @property
+    def lab_facts_topic(self) -> str:
+        """The internal topic of lab facts (categorised commands -> lab insights), keyed by device type."""
+        return f"{self.settings.app_id}-lab-facts"
+
     def _build(self) -> None:
         s, t, app = self.settings, self.settings.topics, self.app
         self.sessions = self._table("cli-sessions")
@@ -129,6 +135,7 @@ class Worker:
         self.baselines = self._table("device-baselines")
         self.incidents = self._table("device-incidents")
         self.exercises = self._table("exercise-windows")
+        self.device_types = self._table("lab-windows")
         # pipelines write through staged views, applied once the batch's outputs are delivered
         tables = {
             "sessions": self.sessions,
@@ -136,6 +143,7 @@ class Worker:
             "baselines": self.baselines,
             "incidents": self.incidents,
             "exercises": self.exercises,
+            "device_types": self.device_types,
         }
         staged = {name: StagedTable(table) for name, table in tables.items()}
         self.staged: dict[str, list[StagedTable]] = {
@@ -143,6 +151,7 @@ class Worker:
             "code": [staged["students"]],
             "metrics": [staged["baselines"], staged["incidents"]],
             "insights": [staged["exercises"]],
+            "lab_insights": [staged["device_types"]],
         }
         self.command_pipeline = CommandPipeline(t.commands_categorized, staged["sessions"], self.metrics)
         self.code_pipeline = CodePipeline(
@@ -163,10 +172,14 @@ class Worker:
         self._agent("commands", t.lab_events, self.command_pipeline.process, 1000, 0.05)
         self._agent("code", t.student_events, self.code_pipeline.process, 200, 0.05)
         self._agent("insights", self.facts_topic, self.insights_pipeline.process, 1000, 0.05)
+        self.lab_facts_pipeline = LabFactsPipeline(self.lab_facts_topic)
+        self.lab_insights_pipeline = LabInsightsPipeline(t.lab_insights, staged["device_types"], LabWindows())
+        self._agent("lab_facts", t.commands_categorized, self.lab_facts_pipeline.process, 1000, 0.05)
+        self._agent("lab_insights", self.lab_facts_topic, self.lab_insights_pipeline.process, 1000, 0.05)
         self._agent(
             "metrics", t.network_metrics, self.metrics_pipeline.process, s.batch_size, s.batch_timeout_s
         )
-        for topic in [*t.outputs(), self.facts_topic]:
+        for topic in [*t.outputs(), self.facts_topic, self.lab_facts_topic]:
             app.topic(topic, partitions=s.partitions)  # declared so they exist before the first send
         app.timer(s.model_poll_s)(self._poll_model)
         app.timer(5.0)(self._update_lag)
@@ -302,7 +315,15 @@ class Worker:
         partitions for its changelog and crashed the worker (``TypeError`` in ``key_partition``).
         """
         producer = self.app.producer._ensure_producer()  # type: ignore[attr-defined]  # noqa: SLF001 - no public way to the client
-        for table in (self.sessions, self.students, self.baselines, self.incidents, self.exercises):
+        tables = (
+            self.sessions,
+            self.students,
+            self.baselines,
+            self.incidents,
+            self.exercises,
+            self.device_types,
+        )
+        for table in tables:
             await producer.client.add_topic(table.changelog_topic.get_topic_name())
         self._changelogs_tracked = True
 

@@ -55,6 +55,24 @@ async function loadInsights() {
   table.hidden = rows.length === 0;
   document.getElementById("insights-empty").hidden = rows.length > 0;
 }
+async function loadLabs() {
+  const data = await getJSON("/v1/insights/labs");
+  const rows = [];
+  for (const d of data.device_types) {
+    const w = d.day || d.hour;
+    if (!w) continue;
+    const tr = el("tr");
+    tr.appendChild(el("td", d.device_type, "id"));
+    tr.appendChild(el("td", w.commands));
+    tr.appendChild(el("td", pct(w.unknown_share)));
+    const top = el("td"); top.appendChild(counts(w.top_commands)); tr.appendChild(top);
+    rows.push(tr);
+  }
+  const table = document.getElementById("labs");
+  table.tBodies[0].replaceChildren(...rows);
+  table.hidden = rows.length === 0;
+  document.getElementById("labs-empty").hidden = rows.length > 0;
+}
 async function lookup(event) {
   event.preventDefault();
   const input = document.getElementById("student");
@@ -86,6 +104,7 @@ async function lookup(event) {
 function refresh() {
   loadStuck().catch((e) => { document.getElementById("stuck-empty").textContent = "Could not load: " + e.message; });
   loadInsights().catch((e) => { document.getElementById("insights-empty").textContent = "Could not load: " + e.message; });
+  loadLabs().catch((e) => { document.getElementById("labs-empty").textContent = "Could not load: " + e.message; });
 }
 document.addEventListener("DOMContentLoaded", () => {
   document.getElementById("lookup").addEventListener("submit", lookup);

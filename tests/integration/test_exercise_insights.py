@@ -1,5 +1,6 @@
-"""Exercise insights end to end on the real broker: collector -> worker (code agent, exercise facts,
-insights agent with tumbling windows) -> ``exercise-insights`` -> ``GET /v1/insights/exercises/{id}``."""
+"""Insights end to end on the real broker: collector -> worker (code agent, exercise facts, insights
+agent with tumbling windows; lab facts, lab insights) -> ``exercise-insights`` and ``lab-insights``
+-> ``GET /v1/insights/exercises/{id}`` and ``GET /v1/insights/labs``."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import pytest
 from labstream.api import create_api
 from labstream.settings import Settings
 from producers import Collector
-from schemas import ExerciseInsight
+from schemas import ExerciseInsight, LabInsight
 from tests.fixtures.kafka import consume_all
 
 pytestmark = pytest.mark.integration
@@ -53,7 +54,7 @@ def _submissions() -> list[tuple[str, str, str, dict | None]]:
     ]
 
 
-async def test_insights_topic_and_endpoint(
+async def test_insights_topics_and_endpoints(
     settings_factory: Callable[..., Settings], worker_factory: Callable[..., Any]
 ) -> None:
     settings = settings_factory(api_tokens=[TOKEN])
@@ -72,6 +73,12 @@ async def test_insights_topic_and_endpoint(
             from producers import validate_event
 
             c.submit(validate_event(event))
+        for seq, command in enumerate(
+            ["en", "conf t", "int gi0/1", "ip add 10.0.12.1 255.255.255.0", "shw run", "end"]
+        ):
+            c.track_lab_command("s-ana", "lab-ins-1", seq, command, "cisco_ios")
+        for seq, command in enumerate(["en", "sh ip int br", "ipconfig"]):
+            c.track_lab_command("s-ben", "lab-ins-2", seq, command, "cisco_ios")
 
     topic = settings.topics.exercise_insights
 
@@ -108,6 +115,23 @@ async def test_insights_topic_and_endpoint(
     assert windows["hour"].window_end.timestamp() - windows["hour"].window_start.timestamp() == 3600
     assert windows["day"].window_end.timestamp() - windows["day"].window_start.timestamp() == 86400
 
+    labs = settings.topics.lab_insights
+    got = await consume_all(
+        settings.bootstrap_servers or "",
+        [labs],
+        until=lambda g: any(LabInsight.from_bytes(m.value).commands == 9 for m in g[labs]),
+        timeout=60,
+    )
+    lab_windows = {}
+    for m in got[labs]:
+        ins = LabInsight.from_bytes(m.value)
+        assert m.key == b"cisco_ios"
+        lab_windows[ins.window] = ins
+    assert set(lab_windows) == {"hour", "day"}
+    for ins in lab_windows.values():
+        assert (ins.commands, ins.unknown_commands) == (9, 2) and ins.unknown_share == pytest.approx(2 / 9)
+        assert {c.value: c.count for c in ins.top_commands}["enable"] == 2
+
     app = create_api(settings)
     client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://api")
     try:
@@ -130,6 +154,13 @@ async def test_insights_topic_and_endpoint(
             assert [e["exercise_id"] for e in listing] == [EXERCISE]
             r = await client.get("/v1/insights/exercises/no-such-exercise", headers=auth)
             assert r.status_code == 404
+            for _ in range(100):
+                types = (await client.get("/v1/insights/labs", headers=auth)).json()["device_types"]
+                if types and types[0]["day"] and types[0]["day"]["commands"] == 9:
+                    break
+                await asyncio.sleep(0.3)
+            assert [t["device_type"] for t in types] == ["cisco_ios"]
+            assert LabInsight.model_validate(types[0]["day"]) == lab_windows["day"]
     finally:
         app.state.tutor_views.close()
         app.state.collector.close()

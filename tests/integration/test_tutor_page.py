@@ -59,6 +59,8 @@ def test_tutor_page_in_chromium(
             for i in range(3):
                 c.track_code_submission(student, f"def f(:\n    return {i}\n", exercise)
         c.track_code_submission(OTHER, "import netmiko\n", EXERCISE)
+        c.track_lab_command(OTHER, "lab-tutor", 0, "en", "cisco_ios")
+        c.track_lab_command(OTHER, "lab-tutor", 1, "shw run", "cisco_ios")
     alerts = settings.topics.alerts
     got = asyncio.run(
         consume_all(
@@ -103,6 +105,8 @@ def test_tutor_page_in_chromium(
                 assert pseudonym in stuck and other in stuck
                 insights = page.locator("#insights tbody").inner_text()
                 assert EXERCISE in insights and "netmiko (1)" in insights
+                labs = page.locator("#labs tbody").inner_text()
+                assert "cisco_ios" in labs and "50%" in labs and "enable (1)" in labs
 
                 page.fill("#student", PLANTED)
                 page.click("#lookup button")
