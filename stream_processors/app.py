@@ -20,6 +20,7 @@ from typing import Any
 
 import faust
 import numpy as np
+from aiokafka.errors import KafkaError
 from prometheus_client import CollectorRegistry
 
 from detector import DetectorError, ModelRegistry
@@ -83,7 +84,6 @@ class Worker:
     """A LabStream worker: one Faust app with its three agents."""
 
     _refused_version: str | None = None  # the last promoted version that failed its checks
-    _changelogs_tracked = False
 
     def __init__(self, settings: Settings, registry: CollectorRegistry | None = None) -> None:
         self.settings = settings
@@ -235,8 +235,8 @@ class Worker:
         staged = self.staged.get(name, [])
         result = await self._process_safely(process, records, staged)
         await self._deliver(result)
-        if staged and not self._changelogs_tracked:
-            await self._track_changelogs()
+        if staged:
+            await self._known_changelogs(staged)
         for table in staged:  # state after outputs: a crash in between replays, never loses, an alert
             table.apply()
         now = time.time()
@@ -306,26 +306,27 @@ class Worker:
         if futures:
             await asyncio.gather(*futures)
 
-    async def _track_changelogs(self) -> None:
-        """Make the producer's metadata track every table's changelog topic, once.
+    async def _known_changelogs(self, staged: Sequence[StagedTable]) -> None:
+        """Before a batch's table writes: the producer's metadata must know their changelog topics.
 
         Faust picks a changelog record's partition from the producer's metadata without waiting for
-        it; aiokafka's metadata refreshes fetch only the topics the producer has sent to, so a table
-        whose first write came after a send to a new topic (the first exercise facts) found no
-        partitions for its changelog and crashed the worker (``TypeError`` in ``key_partition``).
+        it, and aiokafka's metadata refreshes fetch only the topics the producer has sent to: a
+        refresh after a send to a new topic (the first exercise facts) could drop a changelog topic,
+        and the next table write crashed the worker (``TypeError`` in ``key_partition``). A known
+        topic costs one dict lookup; an unknown one is waited for as ``producer.send`` waits (at
+        most 10 s). Tracking every changelog topic up front instead (``add_topic``) stalled the
+        workers of the kill -9 test on tansu.
         """
-        producer = self.app.producer._ensure_producer()  # type: ignore[attr-defined]  # noqa: SLF001 - no public way to the client
-        tables = (
-            self.sessions,
-            self.students,
-            self.baselines,
-            self.incidents,
-            self.exercises,
-            self.device_types,
-        )
-        for table in tables:
-            await producer.client.add_topic(table.changelog_topic.get_topic_name())
-        self._changelogs_tracked = True
+        client = self.app.producer._ensure_producer().client  # type: ignore[attr-defined]  # noqa: SLF001
+        for table in staged:
+            name = table.table.changelog_topic.get_topic_name()  # type: ignore[attr-defined]
+            if client.cluster.partitions_for_topic(name) is not None:
+                continue
+            try:
+                async with asyncio.timeout(10.0):
+                    await client._wait_on_metadata(name)  # noqa: SLF001 - what producer.send itself awaits
+            except (TimeoutError, KafkaError) as e:
+                log.warning("changelog topic not in the producer's metadata (%s)", type(e).__name__)
 
     # --- timers -------------------------------------------------------------
     async def _poll_model(self) -> None:
