@@ -176,6 +176,11 @@ class Settings(BaseSettings):
             lab_insights=self.topic_lab_insights,
         )
 
+    @property
+    def internal_topics(self) -> list[str]:
+        """The worker's own repartition topics (keyed by exercise, by device type), per app id."""
+        return [f"{self.app_id}-exercise-facts", f"{self.app_id}-lab-facts"]
+
     def with_topics(self, topics: Topics) -> Settings:
         """A copy with other topic names (tests: a unique prefix per test)."""
         return self.model_copy(update={f"topic_{k}": v for k, v in topics.model_dump().items()})

@@ -121,12 +121,12 @@ class Worker:
     @property
     def facts_topic(self) -> str:
         """The internal topic of exercise facts (code agent -> insights agent), keyed by exercise."""
-        return f"{self.settings.app_id}-exercise-facts"
+        return self.settings.internal_topics[0]
 
     @property
     def lab_facts_topic(self) -> str:
         """The internal topic of lab facts (categorised commands -> lab insights), keyed by device type."""
-        return f"{self.settings.app_id}-lab-facts"
+        return self.settings.internal_topics[1]
 
     def _build(self) -> None:
         s, t, app = self.settings, self.settings.topics, self.app

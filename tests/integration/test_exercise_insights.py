@@ -115,6 +115,14 @@ async def test_insights_topics_and_endpoints(
     assert windows["hour"].window_end.timestamp() - windows["hour"].window_start.timestamp() == 3600
     assert windows["day"].window_end.timestamp() - windows["day"].window_start.timestamp() == 86400
 
+    from kafka import KafkaConsumer
+
+    probe = KafkaConsumer(bootstrap_servers=settings.bootstrap_list)
+    try:  # created by the worker with the tables' partition count (co-partitioning), not auto-created
+        for internal in settings.internal_topics:
+            assert probe.partitions_for_topic(internal) == set(range(settings.partitions)), internal
+    finally:
+        probe.close()
     labs = settings.topics.lab_insights
     got = await consume_all(
         settings.bootstrap_servers or "",
