@@ -238,7 +238,7 @@ class Observer:
                         self.dead.add((d.original_topic, d.partition, d.offset))
                     elif tp.topic == t.alerts:
                         self.alerts.append(json.loads(m.value))
-                    else:
+                    elif tp.topic in self.per_event_outputs:  # insights topics carry aggregates, no event id
                         self.output_ids.add(json.loads(m.value)["event_id"])
             if not batches:
                 return
