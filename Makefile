@@ -16,8 +16,8 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-# Debian packages the checks use (promtool and a real Prometheus; a real Alertmanager and amtool).
-# Installed, never downloaded as binaries.
+# Debian packages the checks use (promtool and a real Prometheus; a real Alertmanager and amtool;
+# chromium). Installed, never downloaded as binaries.
 system-deps:
 	@if ! command -v promtool >/dev/null 2>&1 || ! command -v prometheus >/dev/null 2>&1; then \
 	  if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi; \
@@ -30,6 +30,13 @@ system-deps:
 	  echo "installing prometheus-alertmanager from Debian's packages"; \
 	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends prometheus-alertmanager >/dev/null; \
+	fi
+	@# chromium: the /tutor page test drives Debian's browser with Playwright (no browser download)
+	@if ! command -v chromium >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi; \
+	  echo "installing chromium from Debian's packages"; \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends chromium >/dev/null; \
 	fi
 
 run: $(STAMP)

@@ -24,5 +24,8 @@ def broker_for(settings: Settings) -> Iterator[Settings]:
 
 
 def create_topics(settings: Settings) -> None:
-    """Create LabStream's seven topics (existing ones are left as they are)."""
-    ensure_topics(settings.bootstrap_list[0], settings.topics.all(), settings.partitions)
+    """Create LabStream's topics (existing ones are left as they are)."""
+    # the internal topics too: left to auto-creation, they got the broker's default partition count,
+    # not the tables' (co-partitioning by exercise and device type needs the same count)
+    topics = settings.topics.all() + settings.internal_topics
+    ensure_topics(settings.bootstrap_list[0], topics, settings.partitions)

@@ -26,6 +26,8 @@ TopicName = Literal[
     "commands_categorized",
     "alerts",
     "dead_letters",
+    "exercise_insights",
+    "lab_insights",
 ]
 
 
@@ -39,12 +41,21 @@ class Topics(BaseModel):
     commands_categorized: str = "commands-categorized"
     alerts: str = "alerts"
     dead_letters: str = "dead-letters"
+    exercise_insights: str = "exercise-insights"
+    lab_insights: str = "lab-insights"
 
     def inputs(self) -> list[str]:
         return [self.student_events, self.lab_events, self.network_metrics]
 
     def outputs(self) -> list[str]:
-        return [self.code_checks, self.commands_categorized, self.alerts, self.dead_letters]
+        return [
+            self.code_checks,
+            self.commands_categorized,
+            self.alerts,
+            self.dead_letters,
+            self.exercise_insights,
+            self.lab_insights,
+        ]
 
     def all(self) -> list[str]:
         return self.inputs() + self.outputs()
@@ -89,6 +100,8 @@ class Settings(BaseSettings):
     topic_commands_categorized: str = "commands-categorized"
     topic_alerts: str = "alerts"
     topic_dead_letters: str = "dead-letters"
+    topic_exercise_insights: str = "exercise-insights"
+    topic_lab_insights: str = "lab-insights"
 
     # --- environment and privacy ------------------------------------------
     environment: Literal["development", "production"] = "development"
@@ -246,7 +259,14 @@ class Settings(BaseSettings):
             commands_categorized=self.topic_commands_categorized,
             alerts=self.topic_alerts,
             dead_letters=self.topic_dead_letters,
+            exercise_insights=self.topic_exercise_insights,
+            lab_insights=self.topic_lab_insights,
         )
+
+    @property
+    def internal_topics(self) -> list[str]:
+        """The worker's own repartition topics (keyed by exercise, by device type), per app id."""
+        return [f"{self.app_id}-exercise-facts", f"{self.app_id}-lab-facts"]
 
     def with_topics(self, topics: Topics) -> Settings:
         """A copy with other topic names (tests: a unique prefix per test)."""

@@ -240,7 +240,7 @@ class Observer:
                         self.dead.add((d.original_topic, d.partition, d.offset))
                     elif tp.topic == t.alerts:
                         self.alerts.append(json.loads(m.value))
-                    else:
+                    elif tp.topic in self.per_event_outputs:  # insights topics carry aggregates, no event id
                         doc = json.loads(m.value)
                         self.output_ids.add(doc["event_id"])
                         if tp.topic == t.commands_categorized:
