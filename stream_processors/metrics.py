@@ -64,6 +64,10 @@ class WorkerMetrics:
             ["table"],
             registry=registry,
         )
+        for stage in ("process", "deliver"):  # exported at 0 before the first one
+            self.retries.labels(stage=stage)
+        for table in ("sessions", "students"):
+            self.expired_keys.labels(table=table)
         self.alerts = Counter(
             "labstream_alerts",
             "Alerts emitted, by type and severity.",
