@@ -209,14 +209,20 @@ def list_topics(bootstrap: str) -> set[str]:
 
 
 def cluster_size(bootstrap: str) -> int:
-    """How many brokers the cluster's metadata lists."""
-    from kafka import KafkaAdminClient
+    """How many brokers the cluster's metadata lists (a plain metadata request: tansu answers it,
+    while kafka-python cannot decode tansu's DescribeCluster)."""
+    from kafka.client_async import KafkaClient
+    from kafka.errors import KafkaTimeoutError
 
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10000)
+    client = KafkaClient(bootstrap_servers=bootstrap, request_timeout_ms=10000)
     try:
-        return max(1, len(admin.describe_cluster()["brokers"]))
+        future = client.cluster.request_update()
+        client.poll(future=future, timeout_ms=10000)
+        if not future.is_done:
+            raise KafkaTimeoutError(f"no metadata from {bootstrap} within 10 s")
+        return max(1, len(client.cluster.brokers()))
     finally:
-        admin.close()
+        client.close()
 
 
 def min_insync_for(replication_factor: int) -> int:

@@ -15,5 +15,6 @@ SCENARIOS = [
     "bench.chaos.worker_crash",
     "bench.chaos.rebalance",
     "bench.chaos.collector_broker",
+    "bench.chaos.kafka_faults",  # on a three-node Apache Kafka cluster (NODES = 3)
     "bench.chaos.soak",
 ]

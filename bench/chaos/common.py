@@ -226,6 +226,7 @@ class Observer:
         self.dead_letters: list[DeadLetter] = []
         self.alerts: list[dict[str, Any]] = []
         self.raw: list[tuple[str, bytes | None, bytes | None]] = []  # every output record (privacy scan)
+        self.order: list[str] = []  # event ids of per-event outputs as read (per-key order checks)
         self.keep_raw = False
         self._consumer: Any = None
 
@@ -263,7 +264,9 @@ class Observer:
                     elif tp.topic == t.alerts:
                         self.alerts.append(json.loads(m.value))
                     else:
-                        self.output_ids.add(json.loads(m.value)["event_id"])
+                        eid = json.loads(m.value)["event_id"]
+                        self.output_ids.add(eid)
+                        self.order.append(eid)
             if not batches:
                 return
 
