@@ -101,13 +101,17 @@ class CollectorTraffic:
             raise self.error
 
     def _run(self) -> None:
+        from prometheus_client import CollectorRegistry
+
         from producers import Collector
 
         try:
             topic = self.settings.topics.lab_events
             total = self.sessions * self.commands
             started = time.monotonic()
-            with Collector(self.settings, producer_overrides={"delivery_timeout_ms": 120_000}) as c:
+            registry = CollectorRegistry()
+            overrides = {"delivery_timeout_ms": 120_000}
+            with Collector(self.settings, registry, producer_overrides=overrides) as c:
                 i = 0
                 for seq in range(self.commands):
                     for s in range(self.sessions):
@@ -123,7 +127,7 @@ class CollectorTraffic:
                 c.flush()
                 self.drained = c.wait_drained(120)
                 self.lost = c.lost
-                self.spooled = int(c.metrics.spooled._value.get()) if hasattr(c.metrics, "spooled") else -1
+                self.spooled = int(registry.get_sample_value("labstream_spooled_total") or 0)
         except BaseException as e:  # noqa: BLE001 - re-raised by join()
             self.error = e
 
