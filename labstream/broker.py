@@ -266,6 +266,39 @@ def ensure_topics(
             pass
     finally:
         admin.close()
+    _wait_for_leaders(bootstrap, missing)
+
+
+def _wait_for_leaders(bootstrap: str, topics: list[str], timeout: float = 30.0) -> None:
+    """Wait until every partition of ``topics`` has a leader: a client that reads them right away
+    would otherwise log NotLeaderForPartition errors (Apache Kafka elects them just after creation)."""
+    from kafka.client_async import KafkaClient
+
+    client = KafkaClient(bootstrap_servers=bootstrap, request_timeout_ms=10000)
+    deadline = time.monotonic() + timeout
+    client.set_topics(topics)
+    try:
+        while time.monotonic() < deadline:
+            future = client.cluster.request_update()
+            client.poll(future=future, timeout_ms=5000)
+            cluster = client.cluster
+            ready = True
+            for t in topics:
+                parts = cluster.partitions_for_topic(t)
+                if not parts or any((cluster.leader_for_partition(_tp(t, p)) or -1) < 0 for p in parts):
+                    ready = False
+                    break
+            if ready:
+                return
+            time.sleep(0.1)
+    finally:
+        client.close()
+
+
+def _tp(topic: str, partition: int) -> object:
+    from kafka import TopicPartition
+
+    return TopicPartition(topic, partition)
 
 
 if __name__ == "__main__":  # pragma: no cover

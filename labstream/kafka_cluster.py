@@ -337,6 +337,19 @@ class KafkaCluster:
         self._wait_until(
             lambda: self.registered_brokers() >= live, deadline, f"brokers {sorted(live)} to register"
         )
+        # the first group join creates __consumer_offsets; do it here, so that no client's first
+        # FindCoordinator meets "coordinator not available" (an ERROR line in Faust's log)
+        self._wait_until(self._group_coordinator_ready, deadline, "the group coordinator")
+
+    def _group_coordinator_ready(self) -> bool:
+        from kafka import KafkaAdminClient
+
+        admin = KafkaAdminClient(bootstrap_servers=self.bootstrap, request_timeout_ms=5000)
+        try:
+            admin.describe_consumer_groups(["labstream-kafka-cluster-ready"])
+            return True
+        finally:
+            admin.close()
 
     def _wait_until(self, cond: Callable[[], bool], deadline: float, what: str) -> None:
         last: Exception | None = None
