@@ -236,8 +236,12 @@ def replication_factor_for(bootstrap: str, configured: int | None = None) -> int
 
 
 def topic_configs(replication_factor: int) -> dict[str, str]:
-    """Topic-level configs of every topic LabStream creates (and of Faust's changelogs)."""
-    return {"min.insync.replicas": str(min_insync_for(replication_factor))}
+    """Topic-level configs of every topic LabStream creates (and of Faust's changelogs): min ISR,
+    and records up to 16 MiB (the collector's max request; Kafka's default is 1 MiB)."""
+    return {
+        "min.insync.replicas": str(min_insync_for(replication_factor)),
+        "max.message.bytes": str(17 * 2**20),
+    }
 
 
 def ensure_topics(

@@ -35,6 +35,7 @@ from labstream.exceptions import BrokerError
 log = logging.getLogger(__name__)
 
 POM = Path(__file__).parent / "kafka" / "pom.xml"
+MAX_MESSAGE_BYTES = 17 * 1024 * 1024  # a 16 MiB request and its batch overhead
 DEFAULT_HEAP = "384m"
 # Short JIT and a serial GC: a loopback node starts in a few seconds on a shared two-core machine.
 _JVM_OPTS = ("-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Xss512k", "-Djava.awt.headless=true")
@@ -233,6 +234,10 @@ class KafkaCluster:
             "share.coordinator.state.topic.replication.factor": str(rf),
             "share.coordinator.state.topic.min.isr": str(min_isr),
             "group.initial.rebalance.delay.ms": "0",
+            # LabStream's records go up to 16 MiB (the collector's max request; code submissions,
+            # hostile inputs): Apache Kafka's default is 1 MiB
+            "message.max.bytes": str(MAX_MESSAGE_BYTES),
+            "replica.fetch.max.bytes": str(MAX_MESSAGE_BYTES),
             "unclean.leader.election.enable": "false",
             # light on a shared machine: few threads, small buffers and indexes
             "num.network.threads": "2",
@@ -428,6 +433,23 @@ class KafkaCluster:
         self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.stop()
+
+
+def topic_replication(bootstrap: str, topic: str) -> tuple[set[int], str]:
+    """(replica counts of the topic's partitions, its min.insync.replicas) as the cluster reports them."""
+    from kafka import KafkaAdminClient
+    from kafka.admin import ConfigResource, ConfigResourceType
+
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10000)
+    try:
+        (described,) = admin.describe_topics([topic])
+        counts = {len(p["replicas"]) for p in described["partitions"]}
+        (response,) = admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, topic)])
+        entries = response.resources[0][4]
+        min_isr = next(str(e[1]) for e in entries if e[0] == "min.insync.replicas")
+        return counts, min_isr
+    finally:
+        admin.close()
 
 
 def _wait_port_free(host: str, port: int, timeout: float) -> None:

@@ -33,7 +33,8 @@ from kafka.errors import KafkaError
 from bench.chaos import workload
 from bench.chaos.common import MAX_RECORD, Account, Env, Observer, Sent, settle
 from bench.chaos.worker_crash import wait_outputs
-from labstream.kafka_cluster import KafkaCluster
+from labstream.broker import min_insync_for
+from labstream.kafka_cluster import KafkaCluster, topic_replication
 from labstream.settings import Settings
 from tests.fixtures.worker import WorkerProcess
 
@@ -450,6 +451,14 @@ async def cluster_restart(env: Env) -> Account:
         code = await asyncio.to_thread(worker.stop)
         acc.check(code == 0, f"worker exited with {code} on SIGTERM")
         before = {t: await changelog_table(settings, t) for t in ("cli-sessions", "device-baselines")}
+    for table in before:  # Faust's changelogs are replicated like LabStream's topics
+        rf = settings.replication_factor or 1
+        got = await asyncio.to_thread(
+            topic_replication, env.bootstrap, f"{settings.app_id}-{table}-changelog"
+        )
+        acc.check(
+            got == ({rf}, str(min_insync_for(rf))), f"{table} changelog: replicas/min ISR {got}, not {rf}"
+        )
     t0 = time.monotonic()
     await asyncio.to_thread(cluster.stop)
     await asyncio.to_thread(cluster.start)

@@ -137,6 +137,7 @@ def test_compose_kafka_is_the_test_clusters_version_and_settings(tmp_path: Path)
         "transaction.state.log.min.isr",
         "group.initial.rebalance.delay.ms",
         "unclean.leader.election.enable",
+        "message.max.bytes",
     } <= compared
     assert props["default.replication.factor"] == str(rf) and props["min.insync.replicas"] == str(min_isr)
     init = services["kafka-init"]

@@ -13,26 +13,9 @@ from pathlib import Path
 import psutil
 import pytest
 
-from labstream.kafka_cluster import kafka_version
+from labstream.kafka_cluster import kafka_version, topic_replication
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
-
-
-def topic_replication(bootstrap: str, topic: str) -> tuple[set[int], str]:
-    """(replica counts of the topic's partitions, its min.insync.replicas) as the cluster reports them."""
-    from kafka import KafkaAdminClient
-    from kafka.admin import ConfigResource, ConfigResourceType
-
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10000)
-    try:
-        (described,) = admin.describe_topics([topic])
-        counts = {len(p["replicas"]) for p in described["partitions"]}
-        (response,) = admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, topic)])
-        entries = response.resources[0][4]
-        min_isr = next(str(e[1]) for e in entries if e[0] == "min.insync.replicas")
-        return counts, min_isr
-    finally:
-        admin.close()
 
 
 def _cli(*args: str, env: dict[str, str]) -> subprocess.Popen[str]:
