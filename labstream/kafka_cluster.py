@@ -22,9 +22,11 @@ import os
 import re
 import shutil
 import subprocess
+import threading
 import time
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -305,7 +307,7 @@ class KafkaCluster:
             _wait_port_free(self.host, port, 15.0)
         out = (self.node_dir(node_id) / "stdout.log").open("ab")
         try:
-            self._procs[node_id] = subprocess.Popen(
+            self._procs[node_id] = _launch(
                 self._java("kafka.Kafka", str(config), node_id=node_id),
                 stdout=out,
                 stderr=subprocess.STDOUT,
@@ -450,6 +452,24 @@ def topic_replication(bootstrap: str, topic: str) -> tuple[set[int], str]:
         return counts, min_isr
     finally:
         admin.close()
+
+
+_launcher: ThreadPoolExecutor | None = None
+_launcher_lock = threading.Lock()
+
+
+def _launch(cmd: list[str], **kwargs: Any) -> subprocess.Popen[bytes]:
+    """``subprocess.Popen`` from one thread that lives as long as the process.
+
+    PR_SET_PDEATHSIG (die with the parent) fires when the *thread* that started the child exits:
+    a node restarted from a short-lived thread (``asyncio.to_thread`` in a test's event loop) was
+    SIGTERMed when that loop's executor shut down.
+    """
+    global _launcher
+    with _launcher_lock:
+        if _launcher is None:
+            _launcher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kafka-launcher")
+    return _launcher.submit(lambda: subprocess.Popen(cmd, **kwargs)).result()
 
 
 def _wait_port_free(host: str, port: int, timeout: float) -> None:
