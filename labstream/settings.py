@@ -93,6 +93,23 @@ class Settings(BaseSettings):
         ),
     )
     partitions: int = Field(default=2, ge=1, description="Partitions per topic when LabStream creates them.")
+    replication_factor: int | None = Field(
+        default=None,
+        ge=1,
+        description=(
+            "Replicas of every topic LabStream creates and of Faust's changelogs; unset: min(3, brokers "
+            "in the cluster). min.insync.replicas is RF-1 when RF >= 2 (else 1)."
+        ),
+    )
+    embedded_broker: Literal["tansu", "kafka"] = Field(
+        default="tansu",
+        description="What LabStream starts when no bootstrap servers are set: tansu (memory) or Apache Kafka",
+    )
+    kafka_nodes: int = Field(default=1, ge=1, le=9, description="Nodes of the Apache Kafka LabStream starts.")
+    kafka_jars_dir: Path | None = Field(
+        default=None,
+        description="Cache of Apache Kafka's jars (fetched by Maven); unset: ~/.cache/labstream.",
+    )
     topic_student_events: str = "student-events"
     topic_lab_events: str = "lab-events"
     topic_network_metrics: str = "network-metrics"

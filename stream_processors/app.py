@@ -24,7 +24,7 @@ from aiokafka.errors import KafkaError
 from prometheus_client import CollectorRegistry
 
 from detector import DetectorError, ModelRegistry
-from labstream.broker import free_port
+from labstream.broker import free_port, topic_configs
 from labstream.exceptions import ConfigurationError
 from labstream.settings import Settings
 from stream_processors.alerting import AlertContext
@@ -69,7 +69,8 @@ def faust_settings(settings: Settings) -> dict[str, Any]:
         "key_serializer": "raw",
         "value_serializer": "raw",
         "topic_partitions": settings.partitions,
-        "topic_replication_factor": 1,
+        # changelogs replicated like LabStream's topics (`labstream worker` resolves None to min(3, brokers))
+        "topic_replication_factor": settings.replication_factor or 1,
         "topic_allow_declare": True,
         "consumer_auto_offset_reset": "earliest",
         # tansu waits the whole rebalance timeout before the first assignment: keep it short.
@@ -162,6 +163,7 @@ class Worker:
                 key_type=str,  # with RawKeyTable: raw changelog keys, read back as str
                 schema=faust.Schema(key_type=str, key_serializer="raw", value_serializer="json"),
                 use_partitioner=True,
+                extra_topic_configs=topic_configs(self.settings.replication_factor or 1),
             )
         )
 
