@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test bench lint fmt chaos install system-deps clean schemas
+.PHONY: run test bench lint fmt chaos install system-deps clean schemas kafka-jars
 
 # The virtualenv is rebuilt when pyproject.toml changes.
 $(STAMP): pyproject.toml
@@ -16,8 +16,8 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-# Debian packages the checks use (promtool and a real Prometheus; a real Alertmanager and amtool).
-# Installed, never downloaded as binaries.
+# Debian packages the checks use (promtool and a real Prometheus; a real Alertmanager and amtool;
+# chromium; Java and Maven for Apache Kafka). Installed, never downloaded as binaries.
 system-deps:
 	@if ! command -v promtool >/dev/null 2>&1 || ! command -v prometheus >/dev/null 2>&1; then \
 	  if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi; \
@@ -31,17 +31,34 @@ system-deps:
 	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends prometheus-alertmanager >/dev/null; \
 	fi
+	@# chromium: the /tutor page test drives Debian's browser with Playwright (no browser download)
+	@if ! command -v chromium >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi; \
+	  echo "installing chromium from Debian's packages"; \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends chromium >/dev/null; \
+	fi
+	@if ! command -v java >/dev/null 2>&1 || ! command -v mvn >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi; \
+	  echo "installing Java and Maven from Debian's packages (Apache Kafka for the tests)"; \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends default-jre-headless maven >/dev/null; \
+	fi
+
+# Apache Kafka's broker jars (labstream/kafka/pom.xml) through Maven, cached: the tests' cluster runs them.
+kafka-jars: $(STAMP)
+	$(PY) -m labstream.kafka_cluster
 
 run: $(STAMP)
 	$(VENV)/bin/labstream up
 
-test: $(STAMP) system-deps
-	$(PY) -m pytest -q
+test: $(STAMP) system-deps kafka-jars
+	$(PY) -m pytest -q --durations=15
 
-bench: $(STAMP)
+bench: $(STAMP) kafka-jars
 	$(PY) -m bench
 
-chaos: $(STAMP) system-deps
+chaos: $(STAMP) system-deps kafka-jars
 	$(PY) -m bench.chaos
 
 lint: $(STAMP)

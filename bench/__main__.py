@@ -18,7 +18,14 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-MODULES = ["bench.detector", "bench.limits", "bench.collector", "bench.pipeline", "bench.isolation"]
+MODULES = [
+    "bench.detector",
+    "bench.limits",
+    "bench.collector",
+    "bench.pipeline",
+    "bench.pipeline_kafka",
+    "bench.isolation",
+]
 
 
 def _meets(row: dict[str, Any]) -> str:

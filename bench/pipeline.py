@@ -27,8 +27,8 @@ from labstream.broker import ensure_topics
 
 
 class _Bench:
-    def __init__(self, bootstrap: str, tmp: Path, partitions: int = 2) -> None:
-        self.bootstrap, self.tmp, self.partitions = bootstrap, tmp, partitions
+    def __init__(self, bootstrap: str, tmp: Path, partitions: int = 2, kind: str = "tansu") -> None:
+        self.bootstrap, self.tmp, self.partitions, self.kind = bootstrap, tmp, partitions, kind
         self.models = tmp / "models"
         from detector import ModelRegistry
 
@@ -41,7 +41,7 @@ class _Bench:
         return Settings(
             bootstrap_servers=self.bootstrap,
             app_id=f"bench-{uuid.uuid4().hex[:8]}",
-            broker_kind="tansu",  # the embedded broker: see Settings.broker_kind
+            broker_kind=self.kind,  # type: ignore[arg-type]  # tansu: see Settings.broker_kind
             model_dir=self.models,
             data_dir=self.tmp,
             partitions=self.partitions,
@@ -71,13 +71,19 @@ def _row(name: str, value: float, unit: str, target: str, detail: str) -> dict[s
     return {"name": name, "value": round(value, 3), "unit": unit, "target": target, "detail": detail}
 
 
-def run(bootstrap: str, quick: bool = False) -> list[dict[str, Any]]:
-    """Rows for ``make bench`` (see the module docstring)."""
+def run(
+    bootstrap: str, quick: bool = False, kind: str = "tansu", scale_partitions: int = 2
+) -> list[dict[str, Any]]:
+    """Rows for ``make bench`` (see the module docstring); ``kind`` names the broker at ``bootstrap``.
+
+    On Apache Kafka (``bench.pipeline_kafka``) every row's name starts with ``[kafka]`` and the
+    scale-out row uses ``scale_partitions`` partitions.
+    """
     n = 40_000 if quick else 200_000
     rss_small, rss_big = (20_000, 200_000) if quick else (100_000, 1_000_000)
     rows: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory() as d:
-        b = _Bench(bootstrap, Path(d))
+        b = _Bench(bootstrap, Path(d), kind=kind)
         t = b.topics
         metrics = _feed.metric_values()
         b.fill(t.network_metrics, metrics, n)
@@ -129,7 +135,11 @@ def run(bootstrap: str, quick: bool = False) -> list[dict[str, Any]]:
         finally:
             w.stop()
         rows += _other_pipelines(b, 10_000 if quick else 50_000, 2_000 if quick else 8_000)
-        rows.append(_scale_row(b, metrics, n))
+        wide = b if scale_partitions == b.partitions else _Bench(bootstrap, Path(d), scale_partitions, kind)
+        rows.append(_scale_row(wide, metrics, n))
+    if kind != "tansu":
+        for r in rows:
+            r["name"] = f"[{kind}] {r['name']}"
     return rows
 
 
@@ -213,7 +223,7 @@ def _scale_row(b: _Bench, pool: list[tuple[bytes, bytes]], n: int) -> dict[str, 
     for w in ws:
         w.stop()
     return _row(
-        "pipeline: two workers on two partitions / one worker",
+        f"pipeline: two workers on {b.partitions} partitions / one worker",
         two / one,
         "ratio",
         ">= 1.5",

@@ -5,8 +5,9 @@ around the whole app, so it runs before any route, including routes added later
 (``create_api(routers=...)``, ``app.include_router``, ``@app.get``). For each HTTP
 request, in this order:
 
-1. A path outside :data:`PUBLIC_PATHS` needs a bearer token from ``api_tokens``
-   (compared in constant time): none is a 401, an unknown one a 403.
+1. A path outside :data:`PUBLIC_PATHS` needs a token from ``api_tokens``, as a bearer
+   token or as HTTP Basic's password (xAPI clients and browsers send Basic), compared
+   in constant time: none is a 401, an unknown one a 403.
 2. Failed authentications are counted per client address (a token bucket of
    ``api_auth_failures_per_minute``). Once an address has used its budget, every
    request from it that needs a token is a 429 with ``Retry-After``, *before* the
@@ -37,6 +38,8 @@ data, and the browser's Swagger UI loads ``/openapi.json`` without credentials
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hmac
 import math
 import threading
@@ -62,6 +65,8 @@ __all__ = [
 
 # Answered without credentials (bodies are still size-limited). Keep this list short.
 PUBLIC_PATHS: frozenset[str] = frozenset({"/health", "/docs", "/docs/oauth2-redirect", "/openapi.json"})
+# paths whose clients speak HTTP Basic (xAPI clients, a tutor's browser): the 401 challenges Basic first
+BASIC_PREFIXES: tuple[str, ...] = ("/xapi", "/tutor", "/v1/insights")
 SCOPE_KEY = "labstream.api_token"  # the index of the token the guard accepted, in the ASGI scope
 
 
@@ -161,11 +166,12 @@ class ApiGuard:
         wait = self.failures.wait(address)
         if wait > 0:
             return _refuse(429, "too many failed authentications from this address", _retry_after(wait))
-        scheme, _, credential = headers.get("authorization", "").partition(" ")
-        given = credential.strip().encode("utf-8")
-        if scheme.lower() != "bearer" or not given:
+        given = presented_token(headers)
+        if not given:
             self.failures.take(address)
-            return _refuse(401, "bearer token required", {"WWW-Authenticate": 'Bearer realm="labstream"'})
+            return _refuse(
+                401, "credentials required", {"WWW-Authenticate": _challenge(scope.get("path", ""))}
+            )
         match = -1
         for i, token in enumerate(self.tokens):  # every token compared, in constant time each
             if hmac.compare_digest(given, token):
@@ -212,6 +218,32 @@ def _replay(body: bytes, receive: Receive) -> Receive:
         return await receive()
 
     return replay
+
+
+def presented_token(headers: Headers) -> bytes:
+    """The token a request presents: a bearer token, or HTTP Basic's password (its user name when the
+    password is empty), as xAPI clients and browsers send it. Empty when there is none.
+
+    >>> presented_token(Headers({"authorization": "Basic " + base64.b64encode(b"lms:t0ken").decode()}))
+    b't0ken'
+    """
+    scheme, _, credential = headers.get("authorization", "").partition(" ")
+    credential = credential.strip()
+    if scheme.lower() == "bearer":
+        return credential.encode("utf-8")
+    if scheme.lower() == "basic":
+        try:
+            user, _, password = base64.b64decode(credential, validate=True).partition(b":")
+        except (binascii.Error, ValueError):
+            return b""
+        return password or user
+    return b""
+
+
+def _challenge(path: str) -> str:
+    if path.startswith(BASIC_PREFIXES):
+        return 'Basic realm="labstream", charset="UTF-8", Bearer realm="labstream"'
+    return 'Bearer realm="labstream", Basic realm="labstream", charset="UTF-8"'
 
 
 def _refuse(status: int, detail: str, headers: dict[str, str] | None = None) -> JSONResponse:

@@ -27,6 +27,8 @@ TopicName = Literal[
     "commands_categorized",
     "alerts",
     "dead_letters",
+    "exercise_insights",
+    "lab_insights",
 ]
 
 
@@ -40,12 +42,21 @@ class Topics(BaseModel):
     commands_categorized: str = "commands-categorized"
     alerts: str = "alerts"
     dead_letters: str = "dead-letters"
+    exercise_insights: str = "exercise-insights"
+    lab_insights: str = "lab-insights"
 
     def inputs(self) -> list[str]:
         return [self.student_events, self.lab_events, self.network_metrics]
 
     def outputs(self) -> list[str]:
-        return [self.code_checks, self.commands_categorized, self.alerts, self.dead_letters]
+        return [
+            self.code_checks,
+            self.commands_categorized,
+            self.alerts,
+            self.dead_letters,
+            self.exercise_insights,
+            self.lab_insights,
+        ]
 
     def all(self) -> list[str]:
         return self.inputs() + self.outputs()
@@ -86,6 +97,23 @@ class Settings(BaseSettings):
         ),
     )
     partitions: int = Field(default=2, ge=1, description="Partitions per topic when LabStream creates them.")
+    replication_factor: int | None = Field(
+        default=None,
+        ge=1,
+        description=(
+            "Replicas of every topic LabStream creates and of Faust's changelogs; unset: min(3, brokers "
+            "in the cluster). min.insync.replicas is RF-1 when RF >= 2 (else 1)."
+        ),
+    )
+    embedded_broker: Literal["tansu", "kafka"] = Field(
+        default="tansu",
+        description="What LabStream starts when no bootstrap servers are set: tansu (memory) or Apache Kafka",
+    )
+    kafka_nodes: int = Field(default=1, ge=1, le=9, description="Nodes of the Apache Kafka LabStream starts.")
+    kafka_jars_dir: Path | None = Field(
+        default=None,
+        description="Cache of Apache Kafka's jars (fetched by Maven); unset: ~/.cache/labstream.",
+    )
     topic_student_events: str = _DEFAULT_TOPICS.student_events
     topic_lab_events: str = _DEFAULT_TOPICS.lab_events
     topic_network_metrics: str = _DEFAULT_TOPICS.network_metrics
@@ -93,6 +121,8 @@ class Settings(BaseSettings):
     topic_commands_categorized: str = _DEFAULT_TOPICS.commands_categorized
     topic_alerts: str = _DEFAULT_TOPICS.alerts
     topic_dead_letters: str = _DEFAULT_TOPICS.dead_letters
+    topic_exercise_insights: str = _DEFAULT_TOPICS.exercise_insights
+    topic_lab_insights: str = _DEFAULT_TOPICS.lab_insights
 
     # --- environment and privacy ------------------------------------------
     environment: Literal["development", "production"] = "development"
@@ -249,7 +279,14 @@ class Settings(BaseSettings):
             commands_categorized=self.topic_commands_categorized,
             alerts=self.topic_alerts,
             dead_letters=self.topic_dead_letters,
+            exercise_insights=self.topic_exercise_insights,
+            lab_insights=self.topic_lab_insights,
         )
+
+    @property
+    def internal_topics(self) -> list[str]:
+        """The worker's own repartition topics (keyed by exercise, by device type), per app id."""
+        return [f"{self.app_id}-exercise-facts", f"{self.app_id}-lab-facts"]
 
     def with_topics(self, topics: Topics) -> Settings:
         """A copy with other topic names (tests: a unique prefix per test)."""

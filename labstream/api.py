@@ -36,8 +36,10 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from detector import ModelRegistry
 from foundation.api_guard import PUBLIC_PATHS, ApiGuard, install_bounded_validation_errors
 from foundation.settings import Settings
+from labstream.tutor import TutorViews, tutor_router
 from producers import Collector
 from producers.http import ingest_router, request_body_schema
+from producers.xapi import xapi_router
 from stream_processors.analyze_api import analyze_router, registry_getter
 
 __all__ = ["create_api"]
@@ -49,6 +51,7 @@ def _routers(settings: Settings, collector: Collector, registry: CollectorRegist
     return [
         ingest_router(settings, collector),
         analyze_router(detector, max_errors=settings.api_max_listed_errors),
+        xapi_router(settings, collector),
     ]
 
 
@@ -64,10 +67,12 @@ def create_api(
     owned = collector is None
     collector = collector or Collector(settings, registry=registry, source="labstream-api")
     metrics = collector.metrics
+    tutor_views = TutorViews(settings)  # follows exercise-insights and alerts from the first request
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
+        tutor_views.close()
         if owned:
             collector.close()
 
@@ -80,7 +85,9 @@ def create_api(
     )
     app.state.collector = collector
     app.state.registry = registry
-    for router in [*_routers(settings, collector, registry), *routers]:
+    app.state.tutor_views = tutor_views
+    tutor = tutor_router(settings, collector.pseudonymizer, tutor_views)
+    for router in [*_routers(settings, collector, registry), tutor, *routers]:
         app.include_router(router)
     install_bounded_validation_errors(app, settings.api_max_listed_errors)
     # inside the request counter below (added later, so outside), which thus counts refusals too

@@ -23,6 +23,7 @@ from pathlib import Path
 from types import TracebackType
 
 from foundation.exceptions import BrokerError
+from foundation.kafka_topics import topic_configs
 
 log = logging.getLogger(__name__)
 
@@ -79,25 +80,37 @@ def _wait_for_port(host: str, port: int, timeout: float) -> None:
 
 
 def wait_for_kafka(bootstrap: str, timeout: float = 30.0) -> None:
-    """Block until the broker answers a Kafka metadata request."""
+    """Block until the broker answers a Kafka metadata request.
+
+    Waits for the port to accept connections first, and keeps kafka-python's connection errors out
+    of the log while it probes: a broker that is still starting is not an ERROR line.
+    """
     from kafka import KafkaConsumer
     from kafka.errors import KafkaError
 
     deadline = time.monotonic() + timeout
+    host, _, port = bootstrap.split(",")[0].rpartition(":")
+    _wait_for_port(host, int(port), timeout)
     last: Exception | None = None
-    while time.monotonic() < deadline:
-        try:
-            consumer = KafkaConsumer(
-                bootstrap_servers=bootstrap, request_timeout_ms=3000, api_version_auto_timeout_ms=2000
-            )
+    kafka_log = logging.getLogger("kafka")
+    level = kafka_log.level
+    kafka_log.setLevel(logging.CRITICAL)
+    try:
+        while time.monotonic() < deadline:
             try:
-                consumer.topics()
-            finally:
-                consumer.close()
-            return
-        except (KafkaError, OSError, ValueError) as e:
-            last = e
-            time.sleep(0.05)
+                consumer = KafkaConsumer(
+                    bootstrap_servers=bootstrap, request_timeout_ms=3000, api_version_auto_timeout_ms=2000
+                )
+                try:
+                    consumer.topics()
+                finally:
+                    consumer.close()
+                return
+            except (KafkaError, OSError, ValueError) as e:
+                last = e
+                time.sleep(0.05)
+    finally:
+        kafka_log.setLevel(level)
     raise BrokerError(f"broker at {bootstrap} did not answer metadata within {timeout}s: {last!r}")
 
 
@@ -196,23 +209,87 @@ def list_topics(bootstrap: str) -> set[str]:
         consumer.close()
 
 
-def ensure_topics(bootstrap: str, topics: list[str], partitions: int = 1) -> None:
-    """Create the topics that do not exist yet (idempotent)."""
+def cluster_size(bootstrap: str) -> int:
+    """How many brokers the cluster's metadata lists (a plain metadata request: tansu answers it,
+    while kafka-python cannot decode tansu's DescribeCluster)."""
+    from kafka.client_async import KafkaClient
+    from kafka.errors import KafkaTimeoutError
+
+    client = KafkaClient(bootstrap_servers=bootstrap, request_timeout_ms=10000)
+    try:
+        future = client.cluster.request_update()
+        client.poll(future=future, timeout_ms=10000)
+        if not future.is_done:
+            raise KafkaTimeoutError(f"no metadata from {bootstrap} within 10 s")
+        return max(1, len(client.cluster.brokers()))
+    finally:
+        client.close()
+
+
+def replication_factor_for(bootstrap: str, configured: int | None = None) -> int:
+    """The configured replication factor, else min(3, brokers in the cluster)."""
+    return configured if configured is not None else min(3, cluster_size(bootstrap))
+
+
+def ensure_topics(
+    bootstrap: str, topics: list[str], partitions: int = 1, replication_factor: int | None = None
+) -> None:
+    """Create the topics that do not exist yet (idempotent).
+
+    Replication factor: ``replication_factor``, else min(3, brokers in the cluster); with
+    min.insync.replicas RF-1 when RF >= 2. Existing topics are left as they are.
+    """
     from kafka import KafkaAdminClient
     from kafka.admin import NewTopic
     from kafka.errors import TopicAlreadyExistsError
 
     existing = list_topics(bootstrap)
+    missing = [t for t in topics if t not in existing]
+    if not missing:
+        return
+    rf = replication_factor_for(bootstrap, replication_factor)
     admin = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10000)
     try:
-        new = [NewTopic(t, partitions, 1) for t in topics if t not in existing]
-        if new:
-            try:
-                admin.create_topics(new)
-            except TopicAlreadyExistsError:
-                pass
+        new = [NewTopic(t, partitions, rf, topic_configs=topic_configs(rf)) for t in missing]
+        try:
+            admin.create_topics(new)
+        except TopicAlreadyExistsError:
+            pass
     finally:
         admin.close()
+    _wait_for_leaders(bootstrap, missing)
+
+
+def _wait_for_leaders(bootstrap: str, topics: list[str], timeout: float = 30.0) -> None:
+    """Wait until every partition of ``topics`` has a leader: a client that reads them right away
+    would otherwise log NotLeaderForPartition errors (Apache Kafka elects them just after creation)."""
+    from kafka.client_async import KafkaClient
+
+    client = KafkaClient(bootstrap_servers=bootstrap, request_timeout_ms=10000)
+    deadline = time.monotonic() + timeout
+    client.set_topics(topics)
+    try:
+        while time.monotonic() < deadline:
+            future = client.cluster.request_update()
+            client.poll(future=future, timeout_ms=5000)
+            cluster = client.cluster
+            ready = True
+            for t in topics:
+                parts = cluster.partitions_for_topic(t)
+                if not parts or any((cluster.leader_for_partition(_tp(t, p)) or -1) < 0 for p in parts):
+                    ready = False
+                    break
+            if ready:
+                return
+            time.sleep(0.1)
+    finally:
+        client.close()
+
+
+def _tp(topic: str, partition: int) -> object:
+    from kafka import TopicPartition
+
+    return TopicPartition(topic, partition)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -27,6 +27,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("replay", help="publish a JSONL export (one collector event per line)")
     p.add_argument("file", type=Path)
     p.add_argument(
+        "--format",
+        choices=("events", "xapi"),
+        default="events",
+        help="events: collector input (default); xapi: one xAPI statement per line, mapped as at "
+        "POST /xapi/statements (statements of no use to LabStream are counted and skipped)",
+    )
+    p.add_argument(
         "--wait", type=float, default=30.0, help="seconds to wait for the spool to drain at the end"
     )
     p.add_argument("--no-progress", action="store_true")
@@ -52,11 +59,26 @@ def _api(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _json_line(line: bytes) -> object:
+    """One JSON document; :class:`InvalidEventError` (no value quoted) when it is not one."""
+    import json
+
+    from producers import InvalidEventError
+
+    try:
+        return json.loads(line)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        raise InvalidEventError(
+            [{"index": None, "field": "", "type": "json_invalid", "message": "malformed JSON"}]
+        ) from None
+
+
 def _replay(args: argparse.Namespace, settings: Settings) -> int:
     from tqdm import tqdm
 
     from labstream.runtime import broker_for, create_topics
-    from producers import Collector, InvalidEventError, validate_json_event
+    from producers import Collector, InvalidEventError, validate_event, validate_json_event
+    from producers.xapi import map_statement
 
     path: Path = args.file
     with path.open("rb") as f:
@@ -64,6 +86,8 @@ def _replay(args: argparse.Namespace, settings: Settings) -> int:
     rejected: list[tuple[int, str]] = []
     reasons: Counter[str] = Counter()
     submitted = 0
+    skipped: Counter[str] = Counter()
+    xapi = args.format == "xapi"
     with broker_for(settings) as s:
         create_topics(s)
         with Collector(s, source="labstream-replay") as c, path.open("rb") as f:
@@ -73,7 +97,14 @@ def _replay(args: argparse.Namespace, settings: Settings) -> int:
                 if not line.strip():
                     continue
                 try:
-                    c.submit(validate_json_event(line))
+                    if xapi:
+                        mapped = map_statement(_json_line(line))
+                        if mapped.event is None:
+                            skipped[mapped.verb] += 1
+                            continue
+                        c.submit(validate_event(mapped.event))
+                    else:
+                        c.submit(validate_json_event(line))
                     submitted += 1
                 except InvalidEventError as e:
                     why = "; ".join(f"{err['field'] or '(line)'}: {err['message']}" for err in e.errors)
@@ -87,6 +118,11 @@ def _replay(args: argparse.Namespace, settings: Settings) -> int:
     out = sys.stdout
     out.write(f"published {submitted - spooled}, spooled {spooled}")
     out.write(f" ({left} still in the spool, sent at the next start)\n" if not drained else "\n")
+    if xapi:
+        verbs = ", ".join(f"{k}: {n}" for k, n in skipped.most_common())
+        out.write(
+            f"skipped {sum(skipped.values())} statements of no use" + (f" ({verbs})" if verbs else "") + "\n"
+        )
     out.write(
         f"rejected {len(rejected)}"
         + (f" ({', '.join(f'{k}: {n}' for k, n in reasons.most_common())})" if rejected else "")

@@ -188,9 +188,15 @@ class Collector:
 
     # --- typed helpers -------------------------------------------------------
     def track_code_submission(
-        self, student_id: str, code: str, exercise_id: str, language: str = "python"
+        self,
+        student_id: str,
+        code: str,
+        exercise_id: str,
+        language: str = "python",
+        result: dict[str, Any] | None = None,
     ) -> str:
-        """Publish a code submission; returns its event_id."""
+        """Publish a code submission; returns its event_id. ``result`` is the grader's verdict, if
+        any: ``{"passed": bool, "score": 0-1, "feedback": str}`` (score and feedback optional)."""
         return self.submit(
             self._validated(
                 {
@@ -199,6 +205,7 @@ class Collector:
                     "code": code,
                     "exercise_id": exercise_id,
                     "language": language,
+                    "result": result,
                     "source": self.source,
                 }
             )
@@ -255,8 +262,16 @@ class Collector:
             fields = event.__dict__.copy()
             anon = self.pseudonymizer.pseudonym(fields.pop("student_id"))
             fields["anonymous_id"] = anon
-            code = self.scrubber.code(fields["language"], fields["code"])
+            # Python 2 source has Python's credential shapes: scrubbed by the Python rules
+            language = "python" if fields["language"] == "python2" else fields["language"]
+            code = self.scrubber.code(language, fields["code"])
             fields["code"] = _without_id(code, event.student_id)
+            if event.result is not None:  # the grader's feedback often quotes the code: scrubbed alike
+                result = event.result.__dict__.copy()
+                if result["feedback"] is not None:
+                    feedback = self.scrubber.code(language, result["feedback"])
+                    result["feedback"] = _without_id(feedback, event.student_id)
+                fields["result"] = result
             return self._code_topic, anon.encode(), _topic_value(fields)
         if isinstance(event, NetworkMetricsIn):  # same fields as the topic model: no student in it
             return self._metrics_topic, event.device_id.encode(), self._metrics_serializer.to_json(event)

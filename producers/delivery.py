@@ -73,7 +73,10 @@ def producer_config(settings: Settings, idempotent: bool, **overrides: Any) -> d
         "client_id": "labstream-collector",
         "acks": "all",
         "enable_idempotence": idempotent,
-        "max_in_flight_requests_per_connection": 5 if idempotent else 1,
+        # kafka-python 2.3 refuses an idempotent producer with more than one request in flight
+        # (KafkaConfigurationError): with 5, the collector never connected to an Apache Kafka that
+        # grants producer ids (found by bench/chaos/kafka_faults.py; tansu grants none)
+        "max_in_flight_requests_per_connection": 1,
         "compression_type": _compression(),
         "linger_ms": 5,
         "batch_size": 256 * 1024,

@@ -28,6 +28,8 @@ class CollectorMetrics:
             ["reason"],
             registry=registry,
         )
+        for reason in ("kafka_rejected", "spool_corrupt", "spool_full", "spool_write"):
+            self.lost.labels(reason=reason)  # exported at 0: an alert rule can watch a series that exists
         self.scrubbed = Counter(
             "labstream_scrubbed_secrets",
             "Secrets replaced before publishing, by kind.",

@@ -18,7 +18,14 @@ from typing import Any
 from pydantic import ValidationError
 
 from producers.exceptions import FieldError, InvalidEventError
-from schemas import CodeSubmissionIn, CollectorEventT, LabCommandIn, NetworkMetricsIn, collector_event_adapter
+from schemas import (
+    CodeSubmissionIn,
+    CollectorEventT,
+    GraderResult,
+    LabCommandIn,
+    NetworkMetricsIn,
+    collector_event_adapter,
+)
 
 __all__ = ["safe_errors", "validate_event", "validate_json_event"]
 
@@ -27,6 +34,7 @@ _KNOWN_NAMES: frozenset[str] = frozenset(
     | set(CodeSubmissionIn.model_fields)
     | set(LabCommandIn.model_fields)
     | set(NetworkMetricsIn.model_fields)
+    | set(GraderResult.model_fields)
 )
 # Error types whose pydantic message may quote part of the input after the first comma.
 _QUOTING_TYPES = frozenset({"uuid_parsing", "json_invalid", "datetime_parsing", "datetime_from_date_parsing"})

@@ -6,9 +6,9 @@ from typing import Annotated, Literal, get_args
 
 from pydantic import Field, StrictInt
 
-from schemas.envelope import Envelope, FiniteFloat, Identifier
+from schemas.envelope import Envelope, FiniteFloat, Identifier, Model
 
-Language = Literal["python", "yaml", "jinja2", "text"]
+Language = Literal["python", "yaml", "jinja2", "text", "python2"]
 DeviceType = Literal["cisco_ios", "cisco_nxos", "arista_eos", "juniper_junos", "linux"]
 AnonymousId = Annotated[str, Field(min_length=8, max_length=128, pattern=r"^[A-Za-z0-9_.:\-]+$")]
 
@@ -23,13 +23,30 @@ METRIC_FIELDS: tuple[str, ...] = (
 )
 
 
+class GraderResult(Model):
+    """The LMS grader's verdict on a submission: passed or not, a score, its feedback.
+
+    ``feedback`` is free text the grader wrote (often quoting the student's code): the collector
+    scrubs it like code before publishing.
+    """
+
+    passed: bool
+    score: Annotated[FiniteFloat, Field(ge=0, le=1)] | None = None
+    feedback: Annotated[str, Field(max_length=65536)] | None = None
+
+
 class CodeSubmissionFields(Envelope):
-    """A code submission's fields, without who submitted it."""
+    """A code submission's fields, without who submitted it.
+
+    ``result`` is the grader's verdict when the LMS graded the submission (null otherwise).
+    ``python2`` code is not checked by CPython 3 (see ``stream_processors.code``).
+    """
 
     event_type: Literal["code_submission"] = "code_submission"
     exercise_id: Identifier
     language: Language = "python"
     code: str
+    result: GraderResult | None = None
 
 
 class CodeSubmission(CodeSubmissionFields):

@@ -10,7 +10,7 @@ from pydantic import BaseModel
 from schemas.collector import CollectorEvent
 from schemas.envelope import SCHEMA_VERSION
 from schemas.events import CodeSubmission, LabCommand, NetworkMetrics
-from schemas.outputs import Alert, CategorizedCommand, CodeCheck, DeadLetter
+from schemas.outputs import Alert, CategorizedCommand, CodeCheck, DeadLetter, ExerciseInsight, LabInsight
 
 TOPIC_MODELS: dict[str, type[BaseModel]] = {
     "student-events": CodeSubmission,
@@ -20,6 +20,8 @@ TOPIC_MODELS: dict[str, type[BaseModel]] = {
     "commands-categorized": CategorizedCommand,
     "alerts": Alert,
     "dead-letters": DeadLetter,
+    "exercise-insights": ExerciseInsight,
+    "lab-insights": LabInsight,
 }
 
 

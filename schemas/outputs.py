@@ -10,7 +10,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import Field, model_validator
 
 from schemas.envelope import FiniteFloat, Model, UtcDatetime, utcnow
-from schemas.events import DeviceType, Language
+from schemas.events import DeviceType, GraderResult, Language
 
 Category = Literal["show", "debug", "routing", "config", "other"]
 Severity = Literal["low", "medium", "high"]
@@ -34,6 +34,9 @@ class CodeCheck(Model):
     error: SyntaxErrorInfo | None = None
     imports_used: list[str] = Field(default_factory=list)
     code_length: int = Field(ge=0)
+    result: GraderResult | None = Field(
+        default=None, description="The grader's verdict from the submission (without its feedback), or null."
+    )
 
 
 class CategorizedCommand(Model):
@@ -147,3 +150,47 @@ class DeadLetter(Model):
 
     def original_value(self) -> bytes | None:
         return None if self.value is None else base64.b64decode(self.value)
+
+
+class Counted(Model):
+    """A value and how often it was seen in a window."""
+
+    value: str
+    count: int = Field(ge=1)
+
+
+class ExerciseInsight(Model):
+    """Aggregates of one exercise over one tumbling window (topic ``exercise-insights``, key
+    ``exercise_id``). Rates are over the window's submissions; ``grader_failure_rate`` over the
+    graded ones (null when none was graded). Error messages are normalised so variants group
+    (names, numbers and quoted values become ``<name>``, ``<n>``, ``'<v>'``)."""
+
+    exercise_id: str
+    window: Literal["hour", "day"]
+    window_start: UtcDatetime
+    window_end: UtcDatetime
+    submissions: int = Field(ge=0)
+    distinct_students: int = Field(ge=0)
+    syntax_errors: int = Field(ge=0)
+    syntax_error_rate: FiniteFloat = Field(ge=0, le=1)
+    graded: int = Field(ge=0)
+    grader_failures: int = Field(ge=0)
+    grader_failure_rate: FiniteFloat | None = Field(default=None, ge=0, le=1)
+    unchecked: int = Field(default=0, ge=0, description="python2 and submissions a checker bound stopped")
+    top_errors: list[Counted] = Field(default_factory=list)
+    top_imports: list[Counted] = Field(default_factory=list)
+
+
+class LabInsight(Model):
+    """Aggregates of one lab device type over one tumbling window (topic ``lab-insights``, key
+    ``device_type``): the most used commands (normalised, numbers and addresses as ``<n>``) and the
+    share of commands whose first word the platform's CLI does not know (null for ``linux``)."""
+
+    device_type: DeviceType
+    window: Literal["hour", "day"]
+    window_start: UtcDatetime
+    window_end: UtcDatetime
+    commands: int = Field(ge=0)
+    unknown_commands: int | None = Field(default=None, ge=0)
+    unknown_share: FiniteFloat | None = Field(default=None, ge=0, le=1)
+    top_commands: list[Counted] = Field(default_factory=list)

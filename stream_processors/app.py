@@ -21,10 +21,12 @@ from typing import Any
 
 import faust
 import numpy as np
+from aiokafka.errors import KafkaError
 from prometheus_client import CollectorRegistry
 
 from detector import ModelFollower, ModelRegistry
 from foundation.exceptions import ConfigurationError
+from foundation.kafka_topics import topic_configs
 from foundation.settings import Settings
 from stream_processors.alerting import AlertContext
 from stream_processors.batching import Batch, BatchApp, BatchChannel
@@ -32,9 +34,12 @@ from stream_processors.checkpoint import Checkpoint
 from stream_processors.code import CodeCheckPool, StrugglingTracker
 from stream_processors.exceptions import is_retriable
 from stream_processors.expiry import expire_idle, raw_partition
+from stream_processors.insights import ExerciseWindows, LabWindows
 from stream_processors.metrics import WorkerMetrics, observe_many
 from stream_processors.pipelines.code import CodePipeline
 from stream_processors.pipelines.commands import CommandPipeline
+from stream_processors.pipelines.insights import InsightsPipeline
+from stream_processors.pipelines.lab import LabFactsPipeline, LabInsightsPipeline
 from stream_processors.pipelines.metrics import MetricsPipeline, ModelHolder
 from stream_processors.records import (
     BatchResult,
@@ -67,7 +72,8 @@ def faust_settings(settings: Settings) -> dict[str, Any]:
         "key_serializer": "raw",
         "value_serializer": "raw",
         "topic_partitions": settings.partitions,
-        "topic_replication_factor": 1,
+        # changelogs replicated like LabStream's topics (`labstream worker` resolves None to min(3, brokers))
+        "topic_replication_factor": settings.replication_factor or 1,
         "topic_allow_declare": True,
         "consumer_auto_offset_reset": "earliest",
         # tansu waits the whole rebalance timeout before the first assignment: keep it short.
@@ -128,7 +134,8 @@ class Worker:
         self._set_model_metrics()
         self.processed: dict[tuple[str, int], int] = {}
         self.processes: dict[str, Process] = {}  # by agent name, looked up per batch
-        self.checkpoint = Checkpoint(self._deliver)  # outputs, then state, then offsets
+        # outputs, then state (once the producer knows its changelogs), then offsets
+        self.checkpoint = Checkpoint(self._deliver, before_state=self._known_changelogs)
         self.pool = CodeCheckPool(
             max_bytes=settings.code_max_bytes,
             timeout_s=settings.code_check_timeout_s,
@@ -167,8 +174,19 @@ class Worker:
                 key_type=str,  # with RawKeyTable: raw changelog keys, read back as str
                 schema=faust.Schema(key_type=str, key_serializer="raw", value_serializer="json"),
                 use_partitioner=True,
+                extra_topic_configs=topic_configs(self.settings.replication_factor or 1),
             )
         )
+
+    @property
+    def facts_topic(self) -> str:
+        """The internal topic of exercise facts (code agent -> insights agent), keyed by exercise."""
+        return self.settings.internal_topics[0]
+
+    @property
+    def lab_facts_topic(self) -> str:
+        """The internal topic of lab facts (categorised commands -> lab insights), keyed by device type."""
+        return self.settings.internal_topics[1]
 
     def _build(self) -> None:
         s, t, app = self.settings, self.settings.topics, self.app
@@ -176,18 +194,24 @@ class Worker:
         self.students = self._table("struggling-students")
         self.baselines = self._table("device-baselines")
         self.incidents = self._table("device-incidents")
+        self.exercises = self._table("exercise-windows")
+        self.device_types = self._table("lab-windows")
         # pipelines write through staged views, applied once the batch's outputs are delivered
         tables = {
             "sessions": self.sessions,
             "students": self.students,
             "baselines": self.baselines,
             "incidents": self.incidents,
+            "exercises": self.exercises,
+            "device_types": self.device_types,
         }
         staged = {name: StagedTable(table) for name, table in tables.items()}
         self.staged: dict[str, list[StagedTable]] = {
             "commands": [staged["sessions"]],
             "code": [staged["students"]],
             "metrics": [staged["baselines"], staged["incidents"]],
+            "insights": [staged["exercises"]],
+            "lab_insights": [staged["device_types"]],
         }
         bounds = TimeBounds(max_skew_s=s.max_clock_skew_s, horizon_s=s.event_horizon_s)
         self.command_pipeline = CommandPipeline(
@@ -202,6 +226,10 @@ class Worker:
             self.metrics,
             AlertContext.from_settings(s),
             bounds,
+            facts_topic=self.facts_topic,
+        )
+        self.insights_pipeline = InsightsPipeline(
+            t.exercise_insights, staged["exercises"], ExerciseWindows(), self.metrics
         )
         self.metrics_pipeline = MetricsPipeline(
             t.alerts,
@@ -217,8 +245,13 @@ class Worker:
         )
         self._agent("commands", t.lab_events, self.command_pipeline.process, 1000)
         self._agent("code", t.student_events, self.code_pipeline.process, 200)
+        self._agent("insights", self.facts_topic, self.insights_pipeline.process, 1000)
+        self.lab_facts_pipeline = LabFactsPipeline(self.lab_facts_topic)
+        self.lab_insights_pipeline = LabInsightsPipeline(t.lab_insights, staged["device_types"], LabWindows())
+        self._agent("lab_facts", t.commands_categorized, self.lab_facts_pipeline.process, 1000)
+        self._agent("lab_insights", self.lab_facts_topic, self.lab_insights_pipeline.process, 1000)
         self._agent("metrics", t.network_metrics, self.metrics_pipeline.process, s.batch_size)
-        for topic in t.outputs():
+        for topic in [*t.outputs(), self.facts_topic, self.lab_facts_topic]:
             app.topic(topic, partitions=s.partitions)  # declared so they exist before the first send
         app.timer(s.model_poll_s)(self._poll_model)
         app.timer(5.0)(self._update_lag)
@@ -447,6 +480,28 @@ class Worker:
                 elif isinstance(r, BaseException):
                     raise r
         return failures
+
+    async def _known_changelogs(self, staged: Sequence[StagedTable]) -> None:
+        """Before a batch's table writes: the producer's metadata must know their changelog topics.
+
+        Faust picks a changelog record's partition from the producer's metadata without waiting for
+        it, and aiokafka's metadata refreshes fetch only the topics the producer has sent to: a
+        refresh after a send to a new topic (the first exercise facts) could drop a changelog topic,
+        and the next table write crashed the worker (``TypeError`` in ``key_partition``). A known
+        topic costs one dict lookup; an unknown one is waited for as ``producer.send`` waits (at
+        most 10 s). Tracking every changelog topic up front instead (``add_topic``) stalled the
+        workers of the kill -9 test on tansu.
+        """
+        client = self.app.producer._ensure_producer().client  # type: ignore[attr-defined]  # noqa: SLF001
+        for table in staged:
+            name = table.table.changelog_topic.get_topic_name()  # type: ignore[attr-defined]
+            if client.cluster.partitions_for_topic(name) is not None:
+                continue
+            try:
+                async with asyncio.timeout(10.0):
+                    await client._wait_on_metadata(name)  # noqa: SLF001 - what producer.send itself awaits
+            except (TimeoutError, KafkaError) as e:
+                log.warning("changelog topic not in the producer's metadata (%s)", type(e).__name__)
 
     # --- timers -------------------------------------------------------------
     def _lock(self, name: str) -> asyncio.Lock:

@@ -37,14 +37,24 @@ class _Offsets(Protocol):
 class Checkpoint:
     """Commits results handed to it; the worker and its timers never order these steps themselves."""
 
-    def __init__(self, deliver: Callable[[Any], Awaitable[None]]) -> None:
+    def __init__(
+        self,
+        deliver: Callable[[Any], Awaitable[None]],
+        before_state: Callable[[list[Any]], Awaitable[None]] | None = None,
+    ) -> None:
+        """``before_state``: awaited with the state about to be applied (when there is any), after the
+        outputs: the worker makes sure its producer knows the tables' changelog topics there."""
         self._deliver = deliver
+        self._before_state = before_state
 
     async def commit(self, result: Any, state: Iterable[_State], offsets: _Offsets | None = None) -> None:
         """Deliver ``result``'s outputs, then apply ``state``, then ack ``offsets`` (None: a timer's
         work, which consumed nothing)."""
         await self._deliver(result)
-        for table in state:
+        tables = list(state)
+        if tables and self._before_state is not None:
+            await self._before_state(tables)
+        for table in tables:
             table.apply()
         if offsets is not None:
             offsets.ack()

@@ -64,6 +64,10 @@ class WorkerMetrics:
             ["table"],
             registry=registry,
         )
+        for stage in ("process", "deliver"):  # exported at 0 before the first one
+            self.retries.labels(stage=stage)
+        for table in ("sessions", "students"):
+            self.expired_keys.labels(table=table)
         self.alerts = Counter(
             "labstream_alerts",
             "Alerts emitted, by type and severity.",
@@ -120,6 +124,19 @@ class WorkerMetrics:
         )
         for alert_type in ("network_anomaly", "model_drift", "struggling_student"):
             self.incident_seconds.labels(alert_type=alert_type)  # exported at 0 before the first one
+        self.exercise_insight = Gauge(
+            "labstream_exercise_insight",
+            "An exercise's latest day window (topic exercise-insights): submissions, distinct_students, "
+            "syntax_error_rate, grader_failure_rate. Exercise ids only (course data, never a student); at "
+            "most 500 exercises a worker, the rest in labstream_exercise_insight_dropped_total.",
+            ["exercise", "stat"],
+            registry=registry,
+        )
+        self.exercise_insight_dropped = Counter(
+            "labstream_exercise_insight_dropped",
+            "Exercise insight updates not exported as metrics because 500 exercises already are.",
+            registry=registry,
+        )
         self.assigned_partitions = Gauge(
             "labstream_assigned_partitions", "Partitions assigned to this worker.", registry=registry
         )

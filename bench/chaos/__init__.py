@@ -16,5 +16,6 @@ SCENARIOS = [
     "bench.chaos.rebalance",
     "bench.chaos.collector_broker",
     "bench.chaos.api_crash",
+    "bench.chaos.kafka_faults",  # on a three-node Apache Kafka cluster (NODES = 3)
     "bench.chaos.soak",
 ]

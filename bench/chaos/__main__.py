@@ -52,21 +52,32 @@ def print_table(accounts: list[Account], title: str) -> None:
 
 
 async def run_all(names: list[str], quick: bool, root: Path) -> list[Account]:
-    from labstream.broker import EmbeddedBroker
+    """Each scenario on Apache Kafka: one node, or three for those that declare ``NODES = 3``."""
+    from labstream.kafka_cluster import KafkaCluster
 
     accounts: list[Account] = []
-    with EmbeddedBroker() as broker:
+    clusters: dict[int, KafkaCluster] = {}
+    try:
         for name in names:
             print(f"== {name}", file=sys.stderr, flush=True)
             started = time.monotonic()
             try:
-                with environment(broker.bootstrap, root / name.rsplit(".", 1)[-1], quick=quick) as env:
-                    out = await importlib.import_module(name).run(env)
+                module = importlib.import_module(name)
+                nodes = int(getattr(module, "NODES", 1))
+                if nodes not in clusters:
+                    clusters[nodes] = KafkaCluster(root / f"kafka-{nodes}", nodes=nodes).start()
+                cluster = clusters[nodes]
+                where = root / name.rsplit(".", 1)[-1]
+                with environment(cluster.bootstrap, where, quick=quick, cluster=cluster) as env:
+                    out = await module.run(env)
                 accounts += out if isinstance(out, list) else [out]
             except Exception as e:  # noqa: BLE001 - one failing scenario must not hide the others
                 traceback.print_exc()
                 accounts.append(Account(name.rsplit(".", 1)[-1], failures=[f"did not run: {e!r}"[:300]]))
             print(f"   {time.monotonic() - started:.0f} s", file=sys.stderr, flush=True)
+    finally:
+        for cluster in clusters.values():
+            cluster.stop()
     return accounts
 
 

@@ -31,7 +31,8 @@ from pathlib import Path
 from typing import Any
 
 from foundation.settings import Settings, Topics
-from labstream.broker import ensure_topics
+from labstream.broker import ensure_topics, replication_factor_for
+from labstream.kafka_cluster import KafkaCluster
 from schemas import DeadLetter
 from tests.fixtures.worker import WorkerProcess
 
@@ -76,10 +77,23 @@ class Sent:
 
 
 class Env:
-    """A broker, a scratch directory, and the processes a scenario starts (all stopped at exit)."""
+    """A broker, a scratch directory, and the processes a scenario starts (all stopped at exit).
 
-    def __init__(self, bootstrap: str, root: Path, *, quick: bool) -> None:
+    ``cluster`` is the Apache Kafka cluster behind ``bootstrap`` when the scenario may stop or
+    kill its nodes (the Kafka fault scenarios); ``broker_kind`` is what ``bootstrap`` runs.
+    """
+
+    def __init__(
+        self,
+        bootstrap: str,
+        root: Path,
+        *,
+        quick: bool,
+        broker_kind: str = "kafka",
+        cluster: KafkaCluster | None = None,
+    ) -> None:
         self.bootstrap, self.root, self.quick = bootstrap, root, quick
+        self.broker_kind, self.cluster = broker_kind, cluster
         root.mkdir(parents=True, exist_ok=True)
         self.model_dir = root / "models"  # shared: the default model is trained once per run
         self._stops: list[Callable[[], Any]] = []
@@ -87,11 +101,14 @@ class Env:
     def settings(self, bootstrap: str | None = None, **overrides: Any) -> Settings:
         """Settings with this scenario's own topics, app id and data dir; topics created."""
         tag = uuid.uuid4().hex[:10]
+        # another bootstrap than the env's is a scenario's own tansu (the proxied one)
+        kind = self.broker_kind if bootstrap in (None, self.bootstrap) else "tansu"
         bootstrap = bootstrap or self.bootstrap
         s = Settings(
             bootstrap_servers=bootstrap,
             app_id=f"chaos-{tag}",
-            broker_kind="tansu",  # the embedded broker: see Settings.broker_kind
+            broker_kind=kind,  # type: ignore[arg-type]  # tansu: see Settings.broker_kind
+            replication_factor=replication_factor_for(bootstrap) if kind == "kafka" else 1,
             pseudonym_key="chaos-pseudonym-key-" + tag,  # type: ignore[arg-type]
             data_dir=self.root / f"data-{tag}",
             model_dir=self.model_dir,
@@ -99,7 +116,7 @@ class Env:
             partitions=2,
         ).with_topics(Topics.with_prefix(f"c{tag}-"))
         s = s.model_copy(update=overrides)
-        ensure_topics(bootstrap, s.topics.all(), s.partitions)
+        ensure_topics(bootstrap, s.topics.all(), s.partitions, s.replication_factor)
         return s
 
     def worker(self, settings: Settings, name: str = "worker") -> WorkerProcess:
@@ -118,8 +135,15 @@ class Env:
 
 
 @contextlib.contextmanager
-def environment(bootstrap: str, root: Path, *, quick: bool) -> Iterator[Env]:
-    env = Env(bootstrap, root, quick=quick)
+def environment(
+    bootstrap: str,
+    root: Path,
+    *,
+    quick: bool,
+    broker_kind: str = "kafka",
+    cluster: KafkaCluster | None = None,
+) -> Iterator[Env]:
+    env = Env(bootstrap, root, quick=quick, broker_kind=broker_kind, cluster=cluster)
     try:
         yield env
     finally:
@@ -204,6 +228,7 @@ class Observer:
         self.dead_letters: list[DeadLetter] = []
         self.alerts: list[dict[str, Any]] = []
         self.raw: list[tuple[str, bytes | None, bytes | None]] = []  # every output record (privacy scan)
+        self.order: list[str] = []  # event ids of per-event outputs as read (per-key order checks)
         self.keep_raw = False
         self._consumer: Any = None
 
@@ -240,11 +265,13 @@ class Observer:
                         self.dead.add((d.original_topic, d.partition, d.offset))
                     elif tp.topic == t.alerts:
                         self.alerts.append(json.loads(m.value))
-                    else:
+                    elif tp.topic in self.per_event_outputs:  # insights topics carry aggregates, no event id
                         doc = json.loads(m.value)
-                        self.output_ids.add(doc["event_id"])
+                        eid = doc["event_id"]
+                        self.output_ids.add(eid)
+                        self.order.append(eid)
                         if tp.topic == t.commands_categorized:
-                            self.modes[doc["event_id"]].add(doc["mode"])
+                            self.modes[eid].add(doc["mode"])
             if not batches:
                 return
 

@@ -15,7 +15,13 @@ Bounds, all reported with ``has_syntax_error=False`` and ``limit`` set (see ``Co
   during compilation"; deeply nested YAML). Nesting that CPython rejects with a ``SyntaxError``
   (``"(" * 100000``: "too many nested parentheses") is a syntax error, reported as CPython does.
 * ``"timeout"`` and ``"crash"`` only come from ``CodeCheckPool``: this function cannot bound time.
-* ``"language"``: a language other than python, yaml, jinja2 and text.
+* ``"language"``: a language other than python, yaml, jinja2 and text; and ``python2``, on purpose.
+
+Python 2 (``language="python2"``, courses still graded under Python 2) is **not checked by
+CPython 3**: ``print "x"`` or ``except E, e`` are valid there and syntax errors here, so compiling it
+would flag most correct submissions. Its verdict is ``has_syntax_error=False``, ``limit="language"``
+and the message :data:`PYTHON2_UNCHECKED`; the imports are read line by line (``import a, b``,
+``from a import b``), so insights still see them.
 
 Source CPython refuses before parsing is a syntax error without a position: null bytes
 ("source code string cannot contain null bytes", a ``SyntaxError`` on 3.11.7, a ``ValueError`` on
@@ -25,6 +31,7 @@ some versions) and lone surrogates (``UnicodeEncodeError``, its message as CPyth
 from __future__ import annotations
 
 import ast
+import re
 import warnings
 
 import yaml
@@ -42,6 +49,8 @@ from stream_processors.code._verdict import (
 )
 
 _FILENAME = "<submission>"
+PYTHON2_UNCHECKED = "python2: not checked by CPython 3 (no syntax verdict)"
+_PY2_IMPORT = re.compile(r"^[ \t]*(?:import[ \t]+([^\n#;]+)|from[ \t]+(\.*[\w.]*)[ \t]+import\b)", re.M)
 _STATEMENT_LISTS = ("body", "orelse", "finalbody", "handlers", "cases")  # handlers/cases hold bodies
 _jinja_env: SandboxedEnvironment | None = None
 
@@ -67,6 +76,8 @@ def check_code(language: str, code: str, max_bytes: int) -> CodeVerdict:
             return _check_jinja2(code)
         if language == "text":
             return ok(n)
+        if language == "python2":
+            return _python2(code)
         return limited(n, "language", f"language {language[:40]!r} is not checked")
     except MemoryError:
         return limited(n, "memory", "the checker ran out of memory on this submission")
@@ -90,6 +101,25 @@ def _check_python(code: str) -> CodeVerdict:
     except ValueError as e:  # null bytes on some versions; UnicodeEncodeError for lone surrogates
         return syntax_error(n, str(e), None, None)
     return ok(n, _imports(tree) if tree is not None else [])
+
+
+def _python2(code: str) -> CodeVerdict:
+    """The documented "not checked" verdict of Python 2 source, with its imports (source order).
+
+    >>> _python2("import os, sys as s\\nfrom . import x\\nprint 'hi'").imports_used
+    ['os', 'sys', '.']
+    """
+    found: dict[str, None] = {}
+    for m in _PY2_IMPORT.finditer(code):
+        if m.group(1) is not None:
+            for part in m.group(1).split(","):
+                name = part.split()[0] if part.split() else ""
+                if name:
+                    found.setdefault(name, None)
+        else:
+            found.setdefault(m.group(2), None)
+    verdict = limited(len(code), "language", PYTHON2_UNCHECKED)
+    return CodeVerdict(False, verdict.error, list(found), len(code), "language")
 
 
 def _imports(tree: ast.Module) -> list[str]:

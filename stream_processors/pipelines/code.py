@@ -1,16 +1,24 @@
-"""Code pipeline: syntax-check submissions in a sandbox pool and spot struggling students."""
+"""Code pipeline: syntax-check submissions in a sandbox pool and spot struggling students.
+
+A submission counts as a failure for ``struggling_student`` by the grader's verdict when the LMS
+sent one (``result.passed``: code that compiles but fails the grader is a failure, code the grader
+passed is a success whatever the checker says), and by the syntax check otherwise: a syntax error or
+a checker bound hit. ``python2`` without a grader verdict is neither (it is not checked here).
+"""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 import uuid
 from collections.abc import Callable, MutableMapping
 from typing import Any
 
-from schemas import CodeCheck, CodeSubmission, SyntaxErrorInfo
+from schemas import CodeCheck, CodeSubmission, GraderResult, SyntaxErrorInfo
 from stream_processors.alerting import AlertContext
 from stream_processors.code import CodeCheckPool, StrugglingTracker
+from stream_processors.insights import error_of, fact
 from stream_processors.metrics import WorkerMetrics
 from stream_processors.records import BatchResult, Output, Record, TimeBounds, parse
 
@@ -38,6 +46,7 @@ class CodePipeline:
         context: AlertContext | None = None,
         bounds: TimeBounds | None = None,
         clock: Callable[[], float] = time.time,
+        facts_topic: str | None = None,
     ) -> None:
         self.code_checks_topic = code_checks_topic
         self.alerts_topic = alerts_topic
@@ -48,6 +57,7 @@ class CodePipeline:
         self.context = context or AlertContext()
         self.bounds = bounds
         self.clock = clock
+        self.facts_topic = facts_topic  # exercise facts for the insights agent, keyed by exercise
 
     async def process(self, records: list[Record]) -> BatchResult:
         result = BatchResult()
@@ -73,13 +83,14 @@ class CodePipeline:
                 error=SyntaxErrorInfo(**v.error) if v.error else None,
                 imports_used=list(v.imports_used),
                 code_length=v.code_length,
+                result=_verdict_only(event.result),
             )
             outcome = "limit" if v.limit else ("syntax_error" if v.has_syntax_error else "ok")
             self.metrics.code_checks.labels(language=event.language, outcome=outcome).inc()
             result.outputs.append(
                 Output(self.code_checks_topic, event.anonymous_id, check.to_bytes(), record)
             )
-            failed = v.has_syntax_error or v.limit is not None
+            failed = failed_submission(event, v.has_syntax_error, v.limit)
             aid = event.anonymous_id
             # staged: one changelog record per student per batch
             self.students[aid], alert = self.tracker.update(
@@ -92,10 +103,41 @@ class CodePipeline:
             )
             if alert is not None:
                 result.outputs.append(self._alert(event, alert))
+            if self.facts_topic is not None:
+                result.outputs.append(self._fact(event, v.has_syntax_error, v.error, v.imports_used, v.limit))
         return result
+
+    def _fact(
+        self,
+        event: CodeSubmission,
+        syntax: bool,
+        error: dict[str, Any] | None,
+        imports: list[str],
+        limit: str | None,
+    ) -> Output:
+        message = error.get("message") if error else None
+        feedback = event.result.feedback if event.result is not None else None
+        value = fact(
+            event_id=str(event.event_id),
+            exercise_id=event.exercise_id,
+            occurred_at=event.occurred_at.timestamp(),
+            anonymous_id=event.anonymous_id,
+            has_syntax_error=syntax,
+            unchecked=limit is not None,
+            passed=event.result.passed if event.result is not None else None,
+            error=error_of(syntax, message, feedback),
+            imports=imports,
+        )
+        assert self.facts_topic is not None  # noqa: S101 - checked by the caller
+        return Output(self.facts_topic, event.exercise_id, json.dumps(value).encode("utf-8"))
 
     def _alert(self, event: CodeSubmission, info: dict[str, Any]) -> Output:
         """A ``firing`` record when the run of failures reaches the threshold, ``resolved`` at the success."""
+        review = (
+            "Review the grader's feedback on the linked submissions"
+            if event.result is not None
+            else "Review the syntax errors in the linked code checks"
+        )
         ids = [str(i) for i in info["event_ids"]]
         failures = int(info["failures"])
         resolved = bool(info.get("resolved"))
@@ -129,7 +171,7 @@ class CodePipeline:
             else [
                 f"{failures} failed submissions in a row on exercise {exercise}",
                 "Offer a hint or a tutor session on this exercise",
-                "Review the syntax errors in the linked code checks",
+                review,
             ],
             extra_labels={"exercise_id": exercise},
         )
@@ -138,3 +180,26 @@ class CodePipeline:
         else:
             self.metrics.alerts.labels(alert_type="struggling_student", severity=alert.severity).inc()
         return Output(self.alerts_topic, event.anonymous_id, alert.to_bytes())
+
+
+def failed_submission(event: CodeSubmission, has_syntax_error: bool, limit: str | None) -> bool:
+    """Whether a submission counts as a failure: the grader's verdict first, then the syntax check.
+
+    >>> from schemas import CodeSubmission
+    >>> e = CodeSubmission(anonymous_id="k1-00000000", exercise_id="x", code="print(1)",
+    ...                    result={"passed": False, "score": 0.2})
+    >>> failed_submission(e, has_syntax_error=False, limit=None)
+    True
+    """
+    if event.result is not None:
+        return not event.result.passed
+    if limit == "language":  # python2 or a language not checked here: no verdict, no failure
+        return False
+    return has_syntax_error or limit is not None
+
+
+def _verdict_only(result: GraderResult | None) -> GraderResult | None:
+    """The grader's verdict without its feedback: code-checks carries no student text."""
+    if result is None:
+        return None
+    return GraderResult(passed=result.passed, score=result.score)

@@ -1,5 +1,7 @@
 """The reduced chaos scenarios, in CI: the same code as ``make chaos`` with the quick sizes.
 
+They run on the session's Apache Kafka (``broker``); the collector outage keeps its own proxied tansu.
+
 1,000 hypothesis cases (10,000 in ``make chaos``), a 5 s broker outage (30 s), about
 3,000 events per crash and rebalance run (10,000). The soak runs in ``make chaos`` only.
 Each test fails with the scenario's account when an event is lost, an alert is
@@ -14,12 +16,12 @@ from pathlib import Path
 import pytest
 
 from bench.chaos import Account, environment
-from labstream.broker import EmbeddedBroker
+from labstream.kafka_cluster import KafkaCluster
 
 pytestmark = [pytest.mark.chaos, pytest.mark.integration, pytest.mark.slow]
 
 
-async def _run(name: str, broker: EmbeddedBroker, tmp_path: Path) -> list[Account]:
+async def _run(name: str, broker: KafkaCluster, tmp_path: Path) -> list[Account]:
     with environment(broker.bootstrap, tmp_path, quick=True) as env:
         out = await importlib.import_module(f"bench.chaos.{name}").run(env)
     accounts = out if isinstance(out, list) else [out]

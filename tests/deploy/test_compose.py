@@ -75,24 +75,86 @@ def test_docker_compose_config_accepts_the_file(tmp_path: Path) -> None:
     assert proc.returncode == 0, explain(proc)
 
 
+KAFKA_NODES = ("kafka-1", "kafka-2", "kafka-3")
+BOOTSTRAP = ",".join(f"{n}:9092" for n in KAFKA_NODES)
+
+
 def test_kafka_runs_in_kraft_mode_on_the_official_image() -> None:
-    kafka = _compose()["services"]["kafka"]
-    assert kafka["image"].startswith("apache/kafka:")
-    env = kafka["environment"]
-    assert set(env["KAFKA_PROCESS_ROLES"].split(",")) == {"broker", "controller"}
-    assert "ZOOKEEPER" not in " ".join(env)
-    assert env["KAFKA_CONTROLLER_QUORUM_VOTERS"] == f"{env['KAFKA_NODE_ID']}@kafka:9093"
-    assert "PLAINTEXT://kafka:9092" in env["KAFKA_ADVERTISED_LISTENERS"]
-    listeners = {item.split("://")[0] for item in env["KAFKA_LISTENERS"].split(",")}
-    assert listeners == set(env["KAFKA_LISTENER_SECURITY_PROTOCOL_MAP"].replace(":PLAINTEXT", "").split(","))
-    assert "healthcheck" in kafka
+    services = _compose()["services"]
+    voters = []
+    for node_id, name in enumerate(KAFKA_NODES, start=1):
+        kafka = services[name]
+        assert kafka["image"].startswith("apache/kafka:")
+        env = kafka["environment"]
+        assert set(env["KAFKA_PROCESS_ROLES"].split(",")) == {"broker", "controller"}
+        assert "ZOOKEEPER" not in " ".join(env)
+        assert env["KAFKA_NODE_ID"] == node_id
+        assert f"PLAINTEXT://{name}:9092" in env["KAFKA_ADVERTISED_LISTENERS"]
+        listeners = {item.split("://")[0] for item in env["KAFKA_LISTENERS"].split(",")}
+        protocols = env["KAFKA_LISTENER_SECURITY_PROTOCOL_MAP"].replace(":PLAINTEXT", "")
+        assert listeners == set(protocols.split(","))
+        assert "healthcheck" in kafka
+        assert any(v.endswith(":/var/lib/kafka/data") for v in kafka["volumes"]), "log dirs on a volume"
+        voters.append(f"{node_id}@{name}:9093")
+        assert env["KAFKA_CONTROLLER_QUORUM_VOTERS"] == ",".join(
+            f"{i}@{n}:9093" for i, n in enumerate(KAFKA_NODES, start=1)
+        )
+    assert len({services[n]["ports"][0] for n in KAFKA_NODES}) == 3, "one host port per broker"
+
+
+def test_compose_kafka_is_the_test_clusters_version_and_settings(tmp_path: Path) -> None:
+    """Same Kafka version and KRaft settings as the tests' three-node cluster (labstream.kafka_cluster)."""
+    from labstream.kafka_cluster import KafkaCluster, kafka_version, replication_for
+
+    services = _compose()["services"]
+    cluster = KafkaCluster(tmp_path, nodes=len(KAFKA_NODES))  # not started: only its properties
+    props = cluster.properties(1)
+    rf, min_isr = replication_for(len(KAFKA_NODES))
+    assert (rf, min_isr) == (3, 2)
+    compared = set()
+    for name in [*KAFKA_NODES, "kafka-init"]:
+        assert services[name]["image"] == f"apache/kafka:${{KAFKA_VERSION:-{kafka_version()}}}"
+    for name in KAFKA_NODES:
+        for key, value in services[name]["environment"].items():
+            prop = key.removeprefix("KAFKA_").lower().replace("_", ".")
+            per_deployment = (
+                "node.",
+                "listener",
+                "advertised",
+                "controller.quorum",
+                "num.partitions",
+                "log.dirs",
+            )
+            if prop in props and not prop.startswith(per_deployment):
+                assert str(value).lower() == props[prop].lower(), (
+                    f"{name} {key}={value}, tests: {props[prop]}"
+                )
+                compared.add(prop)
+    # the voters: one per node, each node broker and controller, as in the tests
+    assert props["controller.quorum.voters"].count("@") == len(KAFKA_NODES)
+    assert {
+        "process.roles",
+        "default.replication.factor",
+        "min.insync.replicas",
+        "offsets.topic.replication.factor",
+        "transaction.state.log.replication.factor",
+        "transaction.state.log.min.isr",
+        "group.initial.rebalance.delay.ms",
+        "unclean.leader.election.enable",
+        "message.max.bytes",
+    } <= compared
+    assert props["default.replication.factor"] == str(rf) and props["min.insync.replicas"] == str(min_isr)
+    init = services["kafka-init"]
+    assert init["environment"]["LABSTREAM_REPLICATION_FACTOR"] == f"${{LABSTREAM_REPLICATION_FACTOR:-{rf}}}"
+    script = "\n".join(init["command"])
+    assert "rf - 1" in script and '--config "min.insync.replicas=$$min_isr"' in script
 
 
 def test_topic_creator_makes_all_seven_topics_with_partitions_from_env() -> None:
     services = _compose()["services"]
     init = services["kafka-init"]
-    assert init["image"] == services["kafka"]["image"]
-    assert _depends(init) == {"kafka": "service_healthy"}
+    assert init["image"] == services["kafka-1"]["image"]
+    assert _depends(init) == dict.fromkeys(KAFKA_NODES, "service_healthy")
     assert init["restart"] == "no"
     script = "\n".join(init["command"])
     assert "kafka-topics.sh" in script and "--if-not-exists" in script
@@ -105,7 +167,8 @@ def test_topic_creator_makes_all_seven_topics_with_partitions_from_env() -> None
         assert var in Settings.model_fields.keys() | {f"LABSTREAM_{k.upper()}" for k in Settings.model_fields}
         assert init["environment"][var] == f"${{{var}:-{getattr(defaults, field)}}}"
         assert f'"$${var}"' in script
-    assert len(re.findall(r'"\$\$LABSTREAM_TOPIC_\w+"', script)) == len(defaults.all()) == 7
+    created = re.findall(r'"\$\$LABSTREAM_TOPIC_\w+"', script)
+    assert len(created) == len(defaults.all()) == len(Topics.model_fields)
 
 
 def test_workers_scale_and_share_the_kafka_and_topic_settings() -> None:
@@ -114,7 +177,7 @@ def test_workers_scale_and_share_the_kafka_and_topic_settings() -> None:
     assert "container_name" not in worker and "ports" not in worker, "fixed names/ports break --scale"
     assert worker["command"] == ["worker"]
     env = worker["environment"]
-    assert env["LABSTREAM_BOOTSTRAP_SERVERS"] == "kafka:9092"
+    assert env["LABSTREAM_BOOTSTRAP_SERVERS"] == BOOTSTRAP
     assert env["LABSTREAM_WORKER_WEB_HOST"] == "0.0.0.0"
     assert _depends(worker) == {"kafka-init": "service_completed_successfully"}
     assert any(v.endswith(":" + env["LABSTREAM_MODEL_DIR"]) for v in worker["volumes"])
@@ -124,7 +187,7 @@ def test_workers_scale_and_share_the_kafka_and_topic_settings() -> None:
 
     api = services["api"]
     assert api["command"] == ["api"]
-    assert api["environment"]["LABSTREAM_BOOTSTRAP_SERVERS"] == "kafka:9092"
+    assert api["environment"]["LABSTREAM_BOOTSTRAP_SERVERS"] == BOOTSTRAP
     assert api["environment"]["LABSTREAM_API_HOST"] == "0.0.0.0"
     assert api["image"] == worker["image"] and api["build"] == worker["build"]
     assert worker["build"]["dockerfile"] == "deploy/Dockerfile"

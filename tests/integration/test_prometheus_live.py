@@ -235,7 +235,13 @@ def _send_traffic(settings: Settings, registry: CollectorRegistry) -> list[str]:
     with Collector(settings, registry=registry) as c:
         for i, student in enumerate(PLANTED):
             c.track_code_submission(student, "for x in range(3)\n    print(x)\n", f"ex-{i}", "python")
-            c.track_code_submission(student, "import os\nprint(os.getcwd())\n", f"ex-{i}", "python")
+            c.track_code_submission(
+                student,
+                "import os\nprint(os.getcwd())\n",
+                f"ex-{i}",
+                "python",
+                result={"passed": False, "score": 0.2},  # a grader's verdict: the grader-failure panel
+            )
             c.track_code_submission(student, "hosts: [r1, r2]\n", f"ex-{i}", "yaml")
             for seq, command in enumerate(
                 [

@@ -37,9 +37,9 @@ def test_start_answer_stop() -> None:
     assert pid is not None and not _alive(pid)
 
 
-def test_port_in_use_is_a_clear_error(broker: EmbeddedBroker) -> None:
+def test_port_in_use_is_a_clear_error(tansu_broker: EmbeddedBroker) -> None:
     with pytest.raises(BrokerError):
-        EmbeddedBroker(port=broker.port).start(timeout=3)
+        EmbeddedBroker(port=tansu_broker.port).start(timeout=3)
 
 
 def test_no_orphan_when_parent_is_killed(tmp_path) -> None:

@@ -34,7 +34,10 @@ async def test_a_full_agent_queue_does_not_hold_up_another_agents_batches(
     consumer._get_active_partitions().update(assigned)
     code, metrics = BatchChannel(app, maxsize=1), BatchChannel(app, maxsize=4)
     # keep the subscribers: Faust holds a channel's subscribers weakly
-    code_q, metrics_q = code.clone(is_iterator=True).queue, metrics.clone(is_iterator=True).queue
+    # (the clones themselves, not only their queues: a collected clone leaves the channel with no
+    # subscriber, so it never looks full, and the test's outcome would hang on the garbage collector)
+    code_sub, metrics_sub = code.clone(is_iterator=True), metrics.clone(is_iterator=True)
+    code_q, metrics_q = code_sub.queue, metrics_sub.queue
     await code.put("a slow code batch in hand")  # the code agent's queue is full
 
     for i in range(MAX_BACKLOG + 1):  # more code batches: none may block the fetch loop
@@ -67,7 +70,8 @@ async def test_batches_arriving_while_a_backlog_waits_keep_their_order() -> None
     consumer = app.consumer
     tp = TP("student-events", 1)
     channel = BatchChannel(app, maxsize=2)
-    queue = channel.clone(is_iterator=True).queue
+    sub = channel.clone(is_iterator=True)  # kept: Faust holds subscribers weakly
+    queue = sub.queue
     await channel.put("x")
     await channel.put("y")  # full
     await consumer._dispatch(tp, _messages(range(0, 2)), channel)  # backlog

@@ -1,0 +1,42 @@
+"""``make bench``'s pipeline figures on Apache Kafka: the rows of :mod:`bench.pipeline`, prefixed
+``[kafka]``, on a one-node Apache Kafka (the tests' launcher, KRaft) started here; two workers
+against one on six partitions. tansu's rows (``bench.pipeline``) stay beside them.
+
+    python -m bench.pipeline_kafka [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from bench import pipeline
+from labstream.kafka_cluster import KafkaCluster, kafka_version
+
+SCALE_PARTITIONS = 6
+
+
+def run() -> list[dict[str, Any]]:
+    """Rows for ``make bench`` (full size)."""
+    return measure(quick=False)
+
+
+def measure(quick: bool) -> list[dict[str, Any]]:
+    with tempfile.TemporaryDirectory(prefix="labstream-bench-kafka-") as d:
+        with KafkaCluster(Path(d) / "kafka", nodes=1) as cluster:
+            rows = pipeline.run(
+                cluster.bootstrap, quick=quick, kind="kafka", scale_partitions=SCALE_PARTITIONS
+            )
+    for r in rows:
+        r["detail"] = f"{r['detail']}; Apache Kafka {kafka_version()}, one node"
+    return rows
+
+
+if __name__ == "__main__":  # pragma: no cover
+    parser = argparse.ArgumentParser(prog="python -m bench.pipeline_kafka")
+    parser.add_argument("--quick", action="store_true", help="fewer events")
+    args = parser.parse_args()
+    for r in measure(quick=args.quick):
+        print(f"{r['name']:<78} {r['value']:>10} {r['unit']:<6} {r['target']:<7} {r['detail']}")
