@@ -91,3 +91,17 @@ def test_prometheus_histogram_fields_that_observe_many_writes(labels: tuple[str,
             h._raise_if_not_observable()  # noqa: SLF001 - a labelled parent cannot be observed
     else:
         h._raise_if_not_observable()  # noqa: SLF001
+
+
+def test_producer_metadata_wait_that_known_changelogs_uses() -> None:
+    # stream_processors/app.py Worker._known_changelogs: Faust's producer's aiokafka client, and the
+    # metadata wait aiokafka's own send awaits for a topic it does not know yet
+    from aiokafka.client import AIOKafkaClient
+    from aiokafka.cluster import ClusterMetadata
+    from faust.transport.drivers import aiokafka as faust_aiokafka
+
+    assert list(inspect.signature(faust_aiokafka.Producer._ensure_producer).parameters) == ["self"]
+    assert inspect.iscoroutinefunction(AIOKafkaClient._wait_on_metadata)  # noqa: SLF001
+    assert list(inspect.signature(AIOKafkaClient._wait_on_metadata).parameters) == ["self", "topic"]  # noqa: SLF001
+    assert "await self.client._wait_on_metadata(topic)" in _source(aiokafka.AIOKafkaProducer.send)
+    assert callable(ClusterMetadata.partitions_for_topic)

@@ -77,6 +77,10 @@ def test_to_env_reads_back_as_the_same_settings(monkeypatch: pytest.MonkeyPatch,
         batch_size=333,
         alert_device_labels={"core-*": {"team": "core"}},
         model_signing_key="m" * 32,
+        replication_factor=3,
+        embedded_broker="kafka",
+        kafka_nodes=3,
+        kafka_jars_dir=tmp_path / "jars",
     ).with_topics(Topics.with_prefix("t-"))
     for name in list(os.environ):
         if name.startswith("LABSTREAM_"):
@@ -85,3 +89,4 @@ def test_to_env_reads_back_as_the_same_settings(monkeypatch: pytest.MonkeyPatch,
         monkeypatch.setenv(name, value)
     assert Settings() == s
     assert Settings() != Settings(partitions=6)  # the comparison can fail
+    assert Settings().topic_lab_insights == "t-lab-insights"  # the insights topics are carried too
