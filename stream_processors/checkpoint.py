@@ -4,7 +4,9 @@ At-least-once holds because of this order. Outputs are delivered first (``delive
 only once Kafka has every one, or raises); only then is the staged table state applied (its
 changelog records follow the outputs: a crash in between replays the batch, never loses an
 alert); only then are the input offsets acked, so the consumer's commit can pass them. If
-delivery raises, neither state nor offsets move, and the records are read again.
+delivery raises, neither state nor offsets move, and the records are read again. An optional
+``before_state`` hook runs between outputs and state when there is state (the worker waits
+there for its producer to know the tables' changelog topics); if it raises, nothing moves either.
 
 >>> import asyncio
 >>> done = []

@@ -70,3 +70,35 @@ async def test_a_timers_work_has_no_offsets() -> None:
 
     await Checkpoint(deliver).commit(None, [_Table("a", log)])
     assert log == ["outputs", "state a"]
+
+
+async def test_before_state_runs_between_outputs_and_state_and_only_with_state() -> None:
+    # the worker's hook: its producer must know the tables' changelog topics before their writes
+    log: list[str] = []
+
+    async def deliver(result: Any) -> None:
+        log.append(f"outputs {result}")
+
+    async def before_state(tables: list[Any]) -> None:
+        log.append("before " + ",".join(t.name for t in tables))
+
+    checkpoint = Checkpoint(deliver, before_state=before_state)
+    await checkpoint.commit("r1", [_Table("a", log), _Table("b", log)], _batch(log))
+    assert log == ["track 5", "track 6", "outputs r1", "before a,b", "state a", "state b", "ack 5", "ack 6"]
+    log.clear()
+    await checkpoint.commit("r2", [], _batch(log))  # a stateless agent: no metadata wait
+    assert log == ["track 5", "track 6", "outputs r2", "ack 5", "ack 6"]
+
+
+async def test_a_failing_before_state_moves_neither_state_nor_offsets() -> None:
+    log: list[str] = []
+
+    async def deliver(result: Any) -> None:
+        log.append("outputs")
+
+    async def before_state(tables: list[Any]) -> None:
+        raise RuntimeError("metadata")
+
+    with pytest.raises(RuntimeError):
+        await Checkpoint(deliver, before_state=before_state).commit("r1", [_Table("a", log)], _batch(log))
+    assert log == ["track 5", "track 6", "outputs"]
