@@ -31,17 +31,36 @@ def _alerts() -> dict[str, dict]:
     return {rule["alert"]: rule for _, rule in rules() if "alert" in rule}
 
 
+API_TOKEN_FILE = "/run/secrets/labstream_api_token"  # where compose mounts the API token for the scrape
+
+
+def _with_token_file(config: Path, tmp_path: Path) -> None:
+    """Point the config's API token file at a real file: promtool checks that it exists."""
+    token = tmp_path / "labstream_api_token"
+    token.write_text("t" * 32)
+    text = config.read_text()
+    assert API_TOKEN_FILE in text  # the scrape of the API's /metrics carries the token
+    config.write_text(text.replace(API_TOKEN_FILE, str(token)))
+
+
 def test_promtool_check_config_from_any_directory(tmp_path: Path) -> None:
     # Rule files are resolved against the config file's directory, not the cwd: check both a
     # run from elsewhere and a copy of the whole prometheus/ folder (what compose mounts).
-    proc = run([promtool(), "check", "config", str(PROMETHEUS_CONFIG)], cwd=tmp_path)
+    copy = tmp_path / "prometheus"
+    shutil.copytree(PROMETHEUS_DIR, copy)
+    _with_token_file(copy / "prometheus.yml", tmp_path)
+    proc = run([promtool(), "check", "config", str(copy / "prometheus.yml")], cwd=tmp_path)
     assert proc.returncode == 0, explain(proc)
     assert "1 rule files found" in proc.stdout + proc.stderr
 
-    copy = tmp_path / "prometheus"
-    shutil.copytree(PROMETHEUS_DIR, copy)
     proc = run([promtool(), "check", "config", "prometheus.yml"], cwd=copy)
     assert proc.returncode == 0, explain(proc)
+
+
+def test_the_api_scrape_sends_the_token() -> None:
+    jobs = {job["job_name"]: job for job in yaml.safe_load(PROMETHEUS_CONFIG.read_text())["scrape_configs"]}
+    assert jobs["labstream-api"]["authorization"] == {"type": "Bearer", "credentials_file": API_TOKEN_FILE}
+    assert "authorization" not in jobs["labstream-worker"]  # the worker's /metrics is open on its port
 
 
 def test_promtool_check_rules() -> None:
