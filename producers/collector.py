@@ -499,7 +499,13 @@ class Collector:
         try:
             if producer is not None:
                 producer.flush(timeout)
-                producer.close(timeout)
+                try:
+                    producer.close(timeout)
+                except OSError as e:
+                    # kafka-python's close races its own sender thread after a timed-out flush: the
+                    # sender may have closed the client's wake-up socket first (EBADF). The producer
+                    # is closed either way; what it failed to send reaches the spool just below.
+                    log.warning("closing the Kafka producer: %s", type(e).__name__)
         finally:
             self._spool_failed()
             if self._failed:
