@@ -197,7 +197,7 @@ class Worker:
         self.exercises = self._table("exercise-windows")
         self.device_types = self._table("lab-windows")
         # pipelines write through staged views, applied once the batch's outputs are delivered
-        tables = {
+        tables = self.tables = {  # by role: the label values of the per-table metrics (metrics.TABLES)
             "sessions": self.sessions,
             "students": self.students,
             "baselines": self.baselines,
@@ -513,6 +513,12 @@ class Worker:
         async with self._lock("metrics"):
             result = self.metrics_pipeline.sweep()
             await self.checkpoint.commit(result, self.staged["metrics"])
+        self.update_table_sizes()
+
+    def update_table_sizes(self) -> None:
+        """Set ``labstream_table_keys`` per table: ``len`` of each in-memory table, O(1) (no scan)."""
+        for name, table in self.tables.items():
+            self.metrics.table_keys.labels(table=name).set(len(table))
 
     async def _poll_model(self) -> None:
         detector = await asyncio.get_running_loop().run_in_executor(None, self.model_follower.poll)
@@ -544,19 +550,22 @@ class Worker:
         self.expire_idle_state(time.time())
 
     def expire_idle_state(self, now: float) -> dict[str, int]:
-        """Delete idle keys of the tables whose changelog partition this worker actively owns."""
+        """Delete idle keys of the tables whose changelog partition this worker actively owns, then
+        set the table-size gauges."""
+        expired: dict[str, int] = {}
         try:
             actives = self.app.assignor.assigned_actives()
         except Exception:  # noqa: BLE001 - not assigned yet (starting, rebalancing): nothing is ours
-            return {}
-        expired = {}
-        for name, table in (("sessions", self.sessions), ("students", self.students)):
-            n = expire_idle(
-                table, now=now, idle_s=self.settings.state_idle_s, owned=self._owned(table, actives)
-            )
-            if n:
-                self.metrics.expired_keys.labels(table=name).inc(n)
-                expired[name] = n
+            actives = set()
+        if actives:
+            for name, table in (("sessions", self.sessions), ("students", self.students)):
+                n = expire_idle(
+                    table, now=now, idle_s=self.settings.state_idle_s, owned=self._owned(table, actives)
+                )
+                if n:
+                    self.metrics.expired_keys.labels(table=name).inc(n)
+                    expired[name] = n
+        self.update_table_sizes()
         return expired
 
     def _owned(self, table: Any, actives: Any) -> Callable[[str], bool]:

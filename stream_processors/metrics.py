@@ -28,6 +28,10 @@ _INCIDENT_BUCKETS = (60.0, 120.0, 300.0, 600.0, 1200.0, 1800.0, 3600.0, 7200.0, 
 _SCORE_BUCKETS = (0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0, 15.0, 20.0, 30.0, 50.0, 100.0)
 
 
+# label values of the per-table metrics: the worker's state tables, by role (never a key)
+TABLES = ("sessions", "students", "baselines", "incidents", "exercises", "device_types")
+
+
 class WorkerMetrics:
     """Every metric family a worker exports, registered on one registry."""
 
@@ -64,6 +68,15 @@ class WorkerMetrics:
             ["table"],
             registry=registry,
         )
+        self.table_keys = Gauge(
+            "labstream_table_keys",
+            "Keys in each state table held by this worker (active and standby partitions), set on each "
+            "expiry sweep: flat under churning keys when idle state expires.",
+            ["table"],
+            registry=registry,
+        )
+        for table in TABLES:  # exported at 0 before the first sweep
+            self.table_keys.labels(table=table)
         for stage in ("process", "deliver"):  # exported at 0 before the first one
             self.retries.labels(stage=stage)
         for table in ("sessions", "students"):
