@@ -28,6 +28,7 @@ from stream_processors.app import Worker, create_worker
 from stream_processors.batching import Batch
 from tests.fixtures.metrics import normal_reading
 from tests.stream_processors.test_worker_agents import _acked
+from tests.stream_processors.test_worker_hostile import _started
 
 ROUNDS = 12
 PER_ROUND = 4  # new sessions, students and devices each round
@@ -41,16 +42,12 @@ CHURNING = ("sessions", "students", "baselines")
 @pytest.fixture
 async def worker(settings_factory: Callable[..., Settings]) -> AsyncIterator[Worker]:
     s = settings_factory(state_idle_s=IDLE_S, device_state_ttl_s=IDLE_S, alert_no_data_s=IDLE_S / 2)
-    w = create_worker(s, CollectorRegistry())
-    await w.app.producer.start()
-    for table in (w.sessions, w.students, w.baselines, w.incidents):
-        await table.changelog_topic.maybe_declare()
-        await w.app.producer._ensure_producer().partitions_for(table.changelog_topic.get_topic_name())
+    w = await _started(create_worker(s, CollectorRegistry()))  # changelogs declared, producer started
     # the group coordinator's part: this worker actively owns every changelog partition (one worker)
     actives = {
         t.changelog_topic.get_topic_name(): list(range(s.partitions)) for t in (w.sessions, w.students)
     }
-    w.app.assignor._assignment = ClientAssignment(actives=actives, standbys={})  # noqa: SLF001
+    w.app.assignor._assignment = ClientAssignment(actives=actives, standbys={})  # type: ignore[attr-defined]  # noqa: SLF001
     yield w
     await w.app.producer.stop()
     await w.pool.close()
@@ -86,7 +83,7 @@ class _Feed:
 
 def _round(r: int, at: float) -> dict[str, list[tuple[str, dict[str, Any]]]]:
     """Round ``r``'s events: each session, student and device is new and never seen again."""
-    when = datetime.fromtimestamp(at, UTC).isoformat()
+    when = datetime.fromtimestamp(at, UTC)
     commands, code, readings = [], [], []
     for j in range(PER_ROUND):
         session, student = f"churn-{r}-{j}", f"k1-{uuid.uuid4().hex}"
