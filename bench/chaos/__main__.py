@@ -1,6 +1,6 @@
 """``make chaos`` (``python -m bench.chaos``): every scenario at full size, one table.
 
-``--quick`` runs the reduced sizes that ``tests/chaos/`` runs in CI (and a 30 s soak);
+``--quick`` runs the reduced sizes that ``tests/chaos/`` runs in CI (and a 60 s soak);
 ``--only NAME`` (repeatable) picks scenarios, e.g. ``--only soak``. Exit status 1 when
 any scenario loses an event, raises a duplicate alert, fails a check, or cannot run.
 The table is also written to ``reports/chaos.json``.
@@ -87,7 +87,7 @@ def _today() -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.chaos")
-    parser.add_argument("--quick", action="store_true", help="the reduced sizes CI runs (soak: 30 s)")
+    parser.add_argument("--quick", action="store_true", help="the reduced sizes CI runs (soak: 60 s)")
     parser.add_argument("--only", action="append", help="scenario module(s), e.g. soak or bench.chaos.soak")
     parser.add_argument("--out", type=Path, default=Path("reports/chaos.json"))
     args = parser.parse_args(argv)
