@@ -22,12 +22,11 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
-from pydantic import SecretStr
 
+from foundation.api_guard import token_bytes, token_index
 from foundation.settings import Settings
 from labstream.follow import TopicFollower
 from producers.pseudonym import Pseudonymizer
-from producers.xapi.router import token_index
 
 __all__ = ["TutorViews", "tutor_router"]
 
@@ -165,14 +164,11 @@ def _asset(name: str) -> bytes:
 def tutor_router(settings: Settings, pseudonymizer: Pseudonymizer, views: TutorViews) -> APIRouter:
     """``/tutor`` (page, script, style, its JSON) and ``/v1/insights/exercises``, behind the API tokens."""
     router = APIRouter(tags=["tutor"])
-    tokens = [
-        (t.get_secret_value() if isinstance(t, SecretStr) else str(t)).encode("utf-8")
-        for t in settings.api_tokens
-    ]
+    tokens = token_bytes(settings.api_tokens)
 
     async def denied(request: Request) -> Response | None:
         views.start()
-        if token_index(request, tokens) is None:
+        if token_index(request.headers, tokens) is None:
             return JSONResponse(
                 {"detail": "credentials required"},
                 status_code=401,
