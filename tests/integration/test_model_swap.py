@@ -19,17 +19,9 @@ from detector import ModelRegistry, synthetic_normal_traffic, train_detector
 from foundation.settings import Settings
 from producers import Collector
 from tests.fixtures.kafka import consume_all
-from tests.fixtures.metrics import normal_reading
+from tests.fixtures.metrics import SPIKE, normal_reading
 
 pytestmark = [pytest.mark.integration]
-
-SPIKE = {
-    "packet_loss": 0.35,
-    "latency_ms": 900.0,
-    "bandwidth_utilization": 0.99,
-    "connection_count": 5000,
-    "error_rate": 0.6,
-}
 
 
 def _phase(c: Collector, prefix: str, devices: int = 8, warm: int = 35) -> list[str]:

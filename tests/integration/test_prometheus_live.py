@@ -36,7 +36,7 @@ from labstream.broker import EmbeddedBroker, ensure_topics, free_port
 from tests.deploy.queries import DeployQuery, deploy_queries, exported_metrics, metric_names, rule_files
 from tests.deploy.tools import require_tool
 from tests.fixtures.api import ApiProcess
-from tests.fixtures.metrics import normal_reading
+from tests.fixtures.metrics import SPIKE, normal_reading
 from tests.fixtures.worker import WorkerProcess
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -204,14 +204,7 @@ def _send_traffic(settings: Settings, registry: CollectorRegistry) -> list[str]:
                 c.track_lab_command(student, f"live-session-{i}", seq, command, "cisco_ios")
         for i in range(300):
             c.track_network_metrics(f"live-dev-{i % 3}", **normal_reading(i))
-        c.track_network_metrics(
-            "live-dev-0",
-            packet_loss=0.35,
-            latency_ms=900.0,
-            bandwidth_utilization=0.99,
-            connection_count=5000,
-            error_rate=0.6,
-        )
+        c.track_network_metrics("live-dev-0", **SPIKE)
         c.flush()
         pseudonyms = [c.pseudonymizer.pseudonym(s) for s in PLANTED]
     raw = KafkaProducer(bootstrap_servers=settings.bootstrap_list)
