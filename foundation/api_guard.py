@@ -61,8 +61,6 @@ __all__ = [
     "bound_errors",
     "install_bounded_validation_errors",
     "require_credentials",
-    "token_bytes",
-    "token_index",
 ]
 
 # Answered without credentials (bodies are still size-limited). Keep this list short.
@@ -116,22 +114,8 @@ class RateLimiter:
             del self._buckets[next(iter(self._buckets))]
 
 
-def token_bytes(tokens: Iterable[SecretStr | str]) -> list[bytes]:
-    """The API tokens as the bytes :func:`token_index` compares."""
-    return [(t.get_secret_value() if isinstance(t, SecretStr) else str(t)).encode("utf-8") for t in tokens]
-
-
-def token_index(headers: Headers, tokens: Sequence[bytes]) -> int | None:
-    """Index of the token the request presents (:func:`presented_token`); None if none or no match.
-
-    Every token is compared, each in constant time.
-    """
-    given = presented_token(headers)
-    match = None
-    for i, token in enumerate(tokens):
-        if hmac.compare_digest(given, token) and given:
-            match = i
-    return match
+def _secret(token: SecretStr | str) -> bytes:
+    return (token.get_secret_value() if isinstance(token, SecretStr) else str(token)).encode("utf-8")
 
 
 def _retry_after(wait: float) -> dict[str, str]:
@@ -152,7 +136,7 @@ class ApiGuard:
         public: Iterable[str] = PUBLIC_PATHS,
     ) -> None:
         self.app = app
-        self.tokens = token_bytes(tokens)
+        self.tokens = [_secret(t) for t in tokens]
         self.max_body_bytes = max_body_bytes
         self.per_token = RateLimiter(per_token_per_minute)
         self.failures = RateLimiter(auth_failures_per_minute)
@@ -182,13 +166,17 @@ class ApiGuard:
         wait = self.failures.wait(address)
         if wait > 0:
             return _refuse(429, "too many failed authentications from this address", _retry_after(wait))
-        if not presented_token(headers):
+        given = presented_token(headers)
+        if not given:
             self.failures.take(address)
             return _refuse(
                 401, "credentials required", {"WWW-Authenticate": _challenge(scope.get("path", ""))}
             )
-        match = token_index(headers, self.tokens)
-        if match is None:
+        match = -1
+        for i, token in enumerate(self.tokens):  # every token compared, in constant time each
+            if hmac.compare_digest(given, token):
+                match = i
+        if match < 0:
             self.failures.take(address)
             return _refuse(403, "token not accepted")
         wait = self.per_token.take(match)
