@@ -37,6 +37,7 @@ from tests.deploy.queries import DeployQuery, deploy_queries, exported_metrics, 
 from tests.deploy.tools import require_tool
 from tests.fixtures.api import ApiProcess
 from tests.fixtures.metrics import SPIKE, normal_reading
+from tests.fixtures.process import log_tail, stop_process
 from tests.fixtures.worker import WorkerProcess
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -128,19 +129,10 @@ class Prometheus:
         return {s["metric"]["__name__"] for s in result["data"]["result"]}
 
     def log_tail(self, n: int = 40) -> str:
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-n:])
-        except OSError:
-            return ""
+        return log_tail(self.log_path, n)
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
+        stop_process(self.proc)
 
 
 def _api_command_exists() -> bool:
