@@ -2,9 +2,10 @@
 file is created once with random bytes.
 
 Creation is ``O_CREAT | O_EXCL`` with mode 0600, so two processes starting together never both
-write a key (the second reads the first's), and the bytes are fsynced before the key is used. An
-empty file is refused rather than used as a key; a file others can read is logged as a warning
-(its path only, never its bytes).
+write a key, and the bytes are fsynced before the key is used. An empty file is refused rather
+than used as a key (that includes one a second process reads in the instant between the first's
+create and write: it fails loudly, it never runs on an empty key); a file others can read is
+logged as a warning (its path only, never its bytes).
 
 >>> import pathlib, tempfile
 >>> path = pathlib.Path(tempfile.mkdtemp()) / "dev.key"
