@@ -48,6 +48,7 @@ from detector.exceptions import ModelIntegrityError, ModelNotFoundError
 from detector.model import Detector
 from detector.synthetic import synthetic_normal_traffic
 from detector.training import train_detector
+from foundation.key_files import load_or_create_key_file
 from schemas import METRIC_FIELDS
 
 if TYPE_CHECKING:
@@ -106,21 +107,9 @@ def key_id(key: bytes) -> str:
 
 
 def _load_or_create_key(path: Path) -> bytes:
-    """A development key file: read it, or create it (32 random bytes, mode 0600)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        key = path.read_bytes()
-        if not key:
-            raise ModelIntegrityError(f"model signing key file {path} is empty") from None
-        return key
-    key = os.urandom(32)
-    with os.fdopen(fd, "wb") as f:
-        f.write(key)
-        f.flush()
-        os.fsync(f.fileno())
-    return key
+    """A development key file (:func:`foundation.key_files.load_or_create_key_file`); an empty one
+    is a :class:`ModelIntegrityError`, which a model follower survives."""
+    return load_or_create_key_file(path, what="model signing key", empty_error=ModelIntegrityError)
 
 
 def _jsonable(v: Any) -> Any:

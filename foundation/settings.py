@@ -271,17 +271,8 @@ class Settings(BaseSettings):
 
     @property
     def topics(self) -> Topics:
-        return Topics(
-            student_events=self.topic_student_events,
-            lab_events=self.topic_lab_events,
-            network_metrics=self.topic_network_metrics,
-            code_checks=self.topic_code_checks,
-            commands_categorized=self.topic_commands_categorized,
-            alerts=self.topic_alerts,
-            dead_letters=self.topic_dead_letters,
-            exercise_insights=self.topic_exercise_insights,
-            lab_insights=self.topic_lab_insights,
-        )
+        """The ``topic_*`` fields as :class:`Topics` (the inverse of :meth:`with_topics`)."""
+        return Topics(**{name: getattr(self, f"topic_{name}") for name in Topics.model_fields})
 
     @property
     def internal_topics(self) -> list[str]:

@@ -20,14 +20,13 @@ from collections.abc import Callable
 from importlib import resources
 from typing import Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
-from pydantic import SecretStr
 
+from foundation.api_guard import require_credentials
 from foundation.settings import Settings
 from labstream.follow import TopicFollower
 from producers.pseudonym import Pseudonymizer
-from producers.xapi.router import token_index
 
 __all__ = ["TutorViews", "tutor_router"]
 
@@ -164,27 +163,19 @@ def _asset(name: str) -> bytes:
 
 def tutor_router(settings: Settings, pseudonymizer: Pseudonymizer, views: TutorViews) -> APIRouter:
     """``/tutor`` (page, script, style, its JSON) and ``/v1/insights/exercises``, behind the API tokens."""
-    router = APIRouter(tags=["tutor"])
-    tokens = [
-        (t.get_secret_value() if isinstance(t, SecretStr) else str(t)).encode("utf-8")
-        for t in settings.api_tokens
-    ]
 
-    async def denied(request: Request) -> Response | None:
-        views.start()
-        if token_index(request, tokens) is None:
-            return JSONResponse(
-                {"detail": "credentials required"},
-                status_code=401,
-                headers={"WWW-Authenticate": 'Basic realm="labstream tutor", charset="UTF-8"'},
-            )
-        return None
+    def follow() -> None:
+        views.start()  # on the first request, so an API nobody asks stays idle
 
-    def asset(name: str, media_type: str) -> Callable[[Request], Any]:
+    # credentials are the API guard's (HTTP Basic from a tutor's browser, or a bearer token);
+    # require_credentials fails closed where no guard ran, before anything is followed
+    router = APIRouter(tags=["tutor"], dependencies=[Depends(require_credentials), Depends(follow)])
+
+    def asset(name: str, media_type: str) -> Callable[[], Any]:
         body = _asset(name)
 
-        async def serve(request: Request) -> Response:
-            return await denied(request) or Response(
+        async def serve() -> Response:
+            return Response(
                 body,
                 media_type=media_type,
                 headers={"Content-Security-Policy": _PAGE_CSP, "X-Content-Type-Options": "nosniff"},
@@ -209,8 +200,8 @@ def tutor_router(settings: Settings, pseudonymizer: Pseudonymizer, views: TutorV
     )
 
     @router.get("/tutor/api/stuck", summary="Students with an open struggling_student alert (anonymous ids)")
-    async def stuck(request: Request) -> Response:
-        return await denied(request) or JSONResponse({"students": views.stuck()})
+    async def stuck() -> Response:
+        return JSONResponse({"students": views.stuck()})
 
     @router.post(
         "/tutor/api/lookup",
@@ -233,9 +224,6 @@ def tutor_router(settings: Settings, pseudonymizer: Pseudonymizer, views: TutorV
         },
     )
     async def lookup(request: Request) -> Response:
-        refused = await denied(request)
-        if refused is not None:
-            return refused
         body = await request.body()  # bounded below; a tutor's form is a few bytes
         student = None
         if len(body) <= _LOOKUP_MAX_BYTES:
@@ -256,23 +244,20 @@ def tutor_router(settings: Settings, pseudonymizer: Pseudonymizer, views: TutorV
         )
 
     @router.get("/v1/insights/exercises", summary="Every exercise's latest hour and day insight")
-    async def exercises(request: Request) -> Response:
-        return await denied(request) or JSONResponse({"exercises": views.exercises()})
+    async def exercises() -> Response:
+        return JSONResponse({"exercises": views.exercises()})
 
     @router.get(
         "/v1/insights/labs", summary="Per lab device type: most used commands, share of unknown commands"
     )
-    async def labs(request: Request) -> Response:
-        return await denied(request) or JSONResponse({"device_types": views.lab_device_types()})
+    async def labs() -> Response:
+        return JSONResponse({"device_types": views.lab_device_types()})
 
     @router.get(
         "/v1/insights/exercises/{exercise_id:path}",
         summary="An exercise's insight windows (topic exercise-insights), newest first per window size",
     )
     async def exercise(request: Request, exercise_id: str) -> Response:
-        refused = await denied(request)
-        if refused is not None:
-            return refused
         windows = views.exercise(exercise_id)
         if windows is None:
             return JSONResponse({"detail": "no insights for this exercise yet"}, status_code=404)

@@ -29,14 +29,14 @@ from fastapi.responses import JSONResponse
 from pydantic import TypeAdapter, ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from foundation.api_guard import RateLimiter, bound_errors, require_credentials
+from foundation.api_guard import bound_errors, require_credentials
 from foundation.settings import Settings
 from producers.collector import Collector
 from producers.exceptions import InvalidEventError, SpoolError
 from producers.validation import validate_event
 from schemas import CollectorEvent, collector_event_adapter
 
-__all__ = ["RateLimiter", "ingest_router", "request_body_schema"]
+__all__ = ["ingest_router", "request_body_schema"]
 
 _ERR = {"type": "object", "properties": {"detail": {"type": "string"}}}
 _RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -127,20 +127,7 @@ def ingest_router(settings: Settings, collector: Collector, *, durable: bool = T
     ``bench.collector`` uses it, as the baseline of what durability costs.
     """
     router = APIRouter(tags=["ingest"], dependencies=[Depends(require_credentials)])
-    limit = settings.api_max_request_bytes
     max_errors = settings.api_max_listed_errors
-
-    async def read_body(request: Request) -> bytes | JSONResponse:
-        declared = request.headers.get("content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > limit):
-            return _error(413, f"request body larger than {limit} bytes")
-        chunks, size = [], 0
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > limit:
-                return _error(413, f"request body larger than {limit} bytes")
-            chunks.append(chunk)
-        return b"".join(chunks)
 
     @router.post(
         "/v1/events",
@@ -156,11 +143,8 @@ def ingest_router(settings: Settings, collector: Collector, *, durable: bool = T
         },
     )
     async def post_events(request: Request) -> JSONResponse:
-        body = await read_body(request)
-        if isinstance(body, JSONResponse):
-            return body
-        try:
-            events = await run_in_threadpool(_parse_and_validate, body, max_errors)
+        try:  # the guard has bounded the body (413)
+            events = await run_in_threadpool(_parse_and_validate, await request.body(), max_errors)
         except _Refusal as r:
             if r.reason == "malformed":
                 collector.metrics.rejected.labels(reason="malformed").inc()

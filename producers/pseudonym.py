@@ -14,42 +14,16 @@ from __future__ import annotations
 import functools
 import hashlib
 import hmac
-import logging
-import os
 import re
-from pathlib import Path
 
 from foundation.exceptions import ConfigurationError
+from foundation.key_files import load_or_create_key_file
 from foundation.settings import Settings
 
-__all__ = ["Pseudonymizer", "load_or_create_key_file"]
-
-log = logging.getLogger(__name__)
+__all__ = ["Pseudonymizer"]
 
 _KEY_ID = re.compile(r"^[A-Za-z0-9_.:]{1,32}$")
 _MIN_PRODUCTION_KEY_BYTES = 16
-_DEV_KEY_BYTES = 32
-
-
-def load_or_create_key_file(path: Path) -> bytes:
-    """Read a key file, creating it (32 random bytes, mode 0600) when missing."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        key = path.read_bytes()
-        if not key:
-            raise ConfigurationError(f"pseudonym key file {path} is empty") from None
-        if path.stat().st_mode & 0o077:
-            log.warning("pseudonym key file %s is readable by others; chmod 600 it", path)
-        return key
-    key = os.urandom(_DEV_KEY_BYTES)
-    with os.fdopen(fd, "wb") as f:
-        f.write(key)
-        f.flush()
-        os.fsync(f.fileno())
-    log.info("created development pseudonym key file %s (mode 0600)", path)
-    return key
 
 
 class Pseudonymizer:
@@ -118,7 +92,8 @@ class Pseudonymizer:
                 )
             key = path.read_bytes()
         else:
-            key = load_or_create_key_file(settings.pseudonym_key_file or settings.data_dir / "pseudonym.key")
+            path = settings.pseudonym_key_file or settings.data_dir / "pseudonym.key"
+            key = load_or_create_key_file(path, what="pseudonym key")
         if production and len(key) < _MIN_PRODUCTION_KEY_BYTES:
             raise ConfigurationError(
                 f"production pseudonym key must have at least {_MIN_PRODUCTION_KEY_BYTES} bytes"

@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from foundation.settings import Settings
+from tests.fixtures.metrics import SPIKE
 
 NORMAL = {
     "packet_loss": 0.002,
@@ -23,13 +24,6 @@ NORMAL = {
     "bandwidth_utilization": 0.40,
     "connection_count": 100,
     "error_rate": 0.001,
-}
-SPIKE = {
-    "packet_loss": 0.35,
-    "latency_ms": 900.0,
-    "bandwidth_utilization": 0.99,
-    "connection_count": 5000,
-    "error_rate": 0.6,
 }
 COMMANDS = [
     (

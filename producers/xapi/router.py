@@ -1,10 +1,13 @@
 """``POST /xapi/statements`` and ``PUT /xapi/statements?statementId=``: the xAPI 1.0.3 Statement API
 where it applies to an ingest (LabStream stores nothing an LMS could read back: no GET).
 
-* Auth: HTTP Basic, the password (or, with an empty password, the user name) being one of
-  ``LABSTREAM_API_TOKENS``; a bearer token as on ``/v1/events`` works too. 401 without, 403 wrong.
-* ``X-Experience-API-Version`` is required (``1.0`` or ``1.0.x``), else 400; every answer carries
-  ``X-Experience-API-Version: 1.0.3``.
+* Auth, rate limit and body size are the API's :class:`foundation.api_guard.ApiGuard`, as on every
+  route: HTTP Basic, the password (or, with an empty password, the user name) being one of
+  ``LABSTREAM_API_TOKENS``, or a bearer token; 401 without, 403 wrong, 429 over the per-token
+  limit, 413 over ``api_max_request_bytes``. The router requires the guard's credentials
+  (:func:`foundation.api_guard.require_credentials`), so it fails closed on an app without it.
+* ``X-Experience-API-Version`` is required (``1.0`` or ``1.0.x``), else 400; every answer of the
+  router carries ``X-Experience-API-Version: 1.0.3`` (the guard's refusals do not).
 * POST takes one statement or an array, answers 200 with the statement ids in order; PUT takes one
   statement whose ``id`` (if any) equals ``statementId``, answers 204.
 * All or nothing: a malformed statement, or two with one id in a batch, is a 400 naming the index
@@ -17,23 +20,19 @@ where it applies to an ingest (LabStream stores nothing an LMS could read back: 
 
 from __future__ import annotations
 
-import hmac
 import json
-import math
 import threading
 from typing import Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import Counter
-from pydantic import SecretStr
 from starlette.concurrency import run_in_threadpool
 
-from foundation.api_guard import presented_token
+from foundation.api_guard import require_credentials
 from foundation.settings import Settings
 from producers.collector import Collector
 from producers.exceptions import InvalidEventError, SpoolError
-from producers.http import RateLimiter
 from producers.validation import validate_event
 from producers.xapi.mapping import MappedStatement, content_hash, map_statement
 from producers.xapi.store import StatementStore
@@ -56,20 +55,6 @@ def _answer(status: int, body: Any = None, headers: dict[str, str] | None = None
 
 def _error(status: int, detail: str, headers: dict[str, str] | None = None, **extra: Any) -> Response:
     return _answer(status, {"detail": detail, **extra}, headers)
-
-
-def token_index(request: Request, tokens: list[bytes]) -> int | None:
-    """Index of the API token the request's Basic (or Bearer) credentials carry; None if none match.
-
-    Every token is compared, each in constant time. The credentials are read as the API's guard
-    reads them (:func:`foundation.api_guard.presented_token`).
-    """
-    given = presented_token(request.headers)
-    match = None
-    for i, token in enumerate(tokens):
-        if hmac.compare_digest(given, token) and given:
-            match = i
-    return match
 
 
 class _Ingest:
@@ -140,39 +125,17 @@ class _Ingest:
 
 def xapi_router(settings: Settings, collector: Collector) -> APIRouter:
     """The ``/xapi/statements`` router bound to a collector and the API settings."""
-    router = APIRouter(tags=["xapi"])
-    tokens = [
-        (t.get_secret_value() if isinstance(t, SecretStr) else str(t)).encode("utf-8")
-        for t in settings.api_tokens
-    ]
-    limiter = RateLimiter(settings.api_rate_limit_per_minute)
-    limit = settings.api_max_request_bytes
+    router = APIRouter(tags=["xapi"], dependencies=[Depends(require_credentials)])
     ingest = _Ingest(settings, collector)
 
     async def read(request: Request) -> list[Any] | Response:
-        """Auth, rate limit, version header, size and JSON: the statements, or the error answer."""
-        if not request.headers.get("authorization"):
-            return _error(401, "credentials required", {"WWW-Authenticate": 'Basic realm="labstream"'})
-        who = token_index(request, tokens)
-        if who is None:
-            return _error(403, "credentials not accepted")
-        wait = limiter.take(who)
-        if wait > 0:
-            return _error(429, "rate limit exceeded", {"Retry-After": str(max(1, math.ceil(wait)))})
+        """Version header and JSON (the guard has authenticated and bounded the body): the
+        statements, or the error answer."""
         version = request.headers.get("x-experience-api-version", "")
         if version != "1.0" and not version.startswith("1.0."):
             return _error(400, "X-Experience-API-Version header required: 1.0.x")
-        declared = request.headers.get("content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > limit):
-            return _error(413, f"request body larger than {limit} bytes")
-        chunks, size = [], 0
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > limit:
-                return _error(413, f"request body larger than {limit} bytes")
-            chunks.append(chunk)
         try:
-            data = json.loads(b"".join(chunks))
+            data = json.loads(await request.body())
         except (ValueError, UnicodeDecodeError, RecursionError):
             collector.metrics.rejected.labels(reason="malformed").inc()
             return _error(
@@ -191,6 +154,7 @@ def xapi_router(settings: Settings, collector: Collector) -> APIRouter:
             403: {},
             409: {},
             413: {},
+            429: {},
         },
     )
     async def post_statements(request: Request) -> Response:
@@ -207,7 +171,7 @@ def xapi_router(settings: Settings, collector: Collector) -> APIRouter:
         status_code=204,
         summary="Store one xAPI statement under statementId",
         openapi_extra={"requestBody": _BODY},
-        responses={400: {}, 401: {}, 403: {}, 409: {}, 413: {}},
+        responses={400: {}, 401: {}, 403: {}, 409: {}, 413: {}, 429: {}},
     )
     async def put_statement(request: Request, statementId: str) -> Response:  # noqa: N803 - xAPI's name
         statements = await read(request)

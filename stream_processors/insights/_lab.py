@@ -20,17 +20,13 @@ no-op), at most 200 command patterns a window.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
 from stream_processors.commands import cisco, junos
 from stream_processors.commands.tree import Node
-from stream_processors.insights._windows import WINDOWS, _bump, _top
+from stream_processors.insights._windows import WINDOWS, Adder, Fact, WindowedState, _bump, _top
 
-_VERSION = 1
-_KEEP = {"hour": 48, "day": 14}
-_RECENT_IDS = 512
 _ALWAYS = frozenset({"end", "exit", "do", "no", "default", "quit", "^z", "?"})
 _CISCO = {"cisco_ios": "ios", "cisco_nxos": "nxos", "arista_eos": "eos"}
 _ADDRESS = re.compile(
@@ -69,37 +65,27 @@ def pattern(command: str) -> str:
     return _ADDRESS.sub("<n>", " ".join(command.split()))[:_MAX_PATTERN]
 
 
-class LabWindows:
-    """State: ``{"v": 1, "p", "o", "ids", "hour": {start: agg}, "day": {...}}``; agg ``n``, ``k``
-    (commands judged), ``u`` (unknown), ``cmd`` (pattern counts)."""
+class LabWindows(WindowedState):
+    """One lab device type's windows; agg ``n`` (commands), ``k`` (commands judged), ``u``
+    (unknown), ``cmd`` (pattern counts)."""
 
-    def update(
-        self, state: dict[str, Any] | None, items: Iterable[tuple[dict[str, Any], int, int]]
-    ) -> tuple[dict[str, Any], list[tuple[str, float]]]:
-        s = self._copy(state)
-        touched: dict[tuple[str, float], None] = {}
-        seen = set(s["ids"])
-        for f, partition, offset in items:
-            if (s["p"] == partition and isinstance(s["o"], int) and offset <= s["o"]) or f["id"] in seen:
-                continue
-            s["p"], s["o"] = partition, offset
-            s["ids"].append(f["id"])
-            seen.add(f["id"])
-            for kind, window in WINDOWS.items():
-                start = float(window.current(float(f["t"]))[0])
-                agg = s[kind].setdefault(repr(start), {"n": 0, "k": 0, "u": 0, "cmd": {}})
-                agg["n"] += 1
-                if f["unk"] is not None:
-                    agg["k"] += 1
-                    agg["u"] += bool(f["unk"])
-                if f["c"]:
-                    _bump(agg["cmd"], [f["c"]])
-                touched[(kind, start)] = None
-        s["ids"] = s["ids"][-_RECENT_IDS:]
-        for kind in WINDOWS:
-            for old in sorted(s[kind], key=float)[: -_KEEP[kind]]:
-                del s[kind][old]
-        return s, [t for t in touched if repr(t[1]) in s[t[0]]]
+    def _new_agg(self) -> dict[str, Any]:
+        return {"n": 0, "k": 0, "u": 0, "cmd": {}}
+
+    def _adder(self) -> Adder:
+        return self._add
+
+    @staticmethod
+    def _add(agg: dict[str, Any], f: Fact, window: tuple[str, str]) -> None:
+        agg["n"] += 1
+        if f["unk"] is not None:
+            agg["k"] += 1
+            agg["u"] += bool(f["unk"])
+        if f["c"]:
+            _bump(agg["cmd"], [f["c"]])
+
+    def _copy_agg(self, agg: dict[str, Any]) -> dict[str, Any]:
+        return {**agg, "cmd": dict(agg["cmd"])}
 
     @staticmethod
     def insight(state: dict[str, Any], device_type: str, kind: str, start: float) -> dict[str, Any]:
@@ -116,13 +102,3 @@ class LabWindows:
             "unknown_share": agg["u"] / judged if judged else None,
             "top_commands": _top(agg["cmd"]),
         }
-
-    @staticmethod
-    def _copy(state: dict[str, Any] | None) -> dict[str, Any]:
-        out: dict[str, Any] = {"v": _VERSION, "p": None, "o": None, "ids": [], "hour": {}, "day": {}}
-        if not isinstance(state, dict) or state.get("v") != _VERSION:
-            return out
-        out["p"], out["o"], out["ids"] = state.get("p"), state.get("o"), list(state.get("ids") or [])
-        for kind in WINDOWS:
-            out[kind] = {k: {**a, "cmd": dict(a["cmd"])} for k, a in (state.get(kind) or {}).items()}
-        return out

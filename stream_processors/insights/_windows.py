@@ -1,4 +1,5 @@
-"""``ExerciseWindows``: one exercise's tumbling windows (an hour, a day), pure state transitions.
+"""``ExerciseWindows``: one exercise's tumbling windows (an hour, a day), pure state transitions;
+``WindowedState``: what they share with the lab device types' windows (:mod:`._lab`).
 
 The windows are Faust's own :class:`faust.windows.TumblingWindow` (``current(ts)`` gives the range
 an event falls in), over the submission's ``occurred_at`` (event time, so a replay lands in the
@@ -25,7 +26,7 @@ already applied is skipped, and so is an event id among the exercise's last 512.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -53,21 +54,30 @@ def _top(counts: dict[str, int]) -> list[dict[str, Any]]:
     return [{"value": k, "count": n} for k, n in ranked]
 
 
-class ExerciseWindows:
-    """State: ``{"v": 1, "p": partition, "o": offset, "ids": [...], "hour": {start: agg}, "day": {...}}``."""
+Fact = dict[str, Any]
+Adder = Callable[[dict[str, Any], Fact, tuple[str, str]], None]
+
+
+class WindowedState:
+    """What one key's windows share, whatever they count: the state ``{"v": version, "p": partition,
+    "o": offset, "ids": [...], "hour": {start: agg}, "day": {...}}``, the redelivery check, and the
+    last ``keep`` windows of each size. A subclass says what a window's aggregate is (``_new_agg``,
+    ``_adder``, ``_copy_agg``)."""
+
+    version = 1
 
     def __init__(self, keep: dict[str, int] | None = None) -> None:
         self.keep = keep or dict(_KEEP)
 
     def update(
-        self, state: dict[str, Any] | None, items: Iterable[tuple[dict[str, Any], int, int]]
+        self, state: dict[str, Any] | None, items: Iterable[tuple[Fact, int, int]]
     ) -> tuple[dict[str, Any], list[tuple[str, float]]]:
-        """Apply ``(fact, partition, offset)`` items of one exercise, in offset order; the new state
+        """Apply ``(fact, partition, offset)`` items of one key, in offset order; the new state
         (the input is not mutated: copied once per call) and the windows changed, in first-change order."""
         s = self._copy(state)
         touched: dict[tuple[str, float], None] = {}
         seen = set(s["ids"])
-        students: dict[tuple[str, str], set[str]] = {}
+        add = self._adder()
         for f, partition, offset in items:
             if (s["p"] == partition and isinstance(s["o"], int) and offset <= s["o"]) or f["id"] in seen:
                 continue
@@ -77,28 +87,66 @@ class ExerciseWindows:
             for kind, window in WINDOWS.items():
                 start = float(window.current(float(f["t"]))[0])
                 key = repr(start)
-                agg = s[kind].setdefault(
-                    key, {"n": 0, "st": [], "sx": 0, "g": 0, "gf": 0, "u": 0, "err": {}, "imp": {}}
-                )
-                known = students.setdefault((kind, key), set(agg["st"]))
-                agg["n"] += 1
-                if f["s"] not in known and len(agg["st"]) < _MAX_STUDENTS:
-                    agg["st"].append(f["s"])
-                    known.add(f["s"])
-                agg["sx"] += bool(f["x"])
-                agg["u"] += bool(f["u"])
-                if f["p"] is not None:
-                    agg["g"] += 1
-                    agg["gf"] += not f["p"]
-                if f["err"]:
-                    _bump(agg["err"], [f["err"]])
-                _bump(agg["imp"], f["imp"])
+                add(s[kind].setdefault(key, self._new_agg()), f, (kind, key))
                 touched[(kind, start)] = None
         s["ids"] = s["ids"][-_RECENT_IDS:]
         for kind in WINDOWS:
             for old in sorted(s[kind], key=float)[: -self.keep[kind]]:
                 del s[kind][old]
         return s, [t for t in touched if repr(t[1]) in s[t[0]]]
+
+    def _new_agg(self) -> dict[str, Any]:
+        """An empty window's aggregate."""
+        raise NotImplementedError
+
+    def _adder(self) -> Adder:
+        """For one :meth:`update` call: ``add(agg, fact, (kind, start key))`` counts a fact in a window."""
+        raise NotImplementedError
+
+    def _copy_agg(self, agg: dict[str, Any]) -> dict[str, Any]:
+        """A copy of an aggregate that shares nothing mutable with it."""
+        raise NotImplementedError
+
+    def _copy(self, state: dict[str, Any] | None) -> dict[str, Any]:
+        out: dict[str, Any] = {"v": self.version, "p": None, "o": None, "ids": [], "hour": {}, "day": {}}
+        if not isinstance(state, dict) or state.get("v") != self.version:
+            return out
+        out["p"], out["o"] = state.get("p"), state.get("o")
+        out["ids"] = list(state.get("ids") or [])
+        for kind in WINDOWS:
+            out[kind] = {start: self._copy_agg(agg) for start, agg in (state.get(kind) or {}).items()}
+        return out
+
+
+class ExerciseWindows(WindowedState):
+    """One exercise's windows; agg ``n`` (submissions), ``st`` (distinct students), ``sx`` (syntax
+    errors), ``g``/``gf`` (graded, grader failures), ``u`` (unchecked), ``err``/``imp`` (counts)."""
+
+    def _new_agg(self) -> dict[str, Any]:
+        return {"n": 0, "st": [], "sx": 0, "g": 0, "gf": 0, "u": 0, "err": {}, "imp": {}}
+
+    def _adder(self) -> Adder:
+        students: dict[tuple[str, str], set[str]] = {}  # a window's students as a set, for this call
+
+        def add(agg: dict[str, Any], f: Fact, window: tuple[str, str]) -> None:
+            known = students.setdefault(window, set(agg["st"]))
+            agg["n"] += 1
+            if f["s"] not in known and len(agg["st"]) < _MAX_STUDENTS:
+                agg["st"].append(f["s"])
+                known.add(f["s"])
+            agg["sx"] += bool(f["x"])
+            agg["u"] += bool(f["u"])
+            if f["p"] is not None:
+                agg["g"] += 1
+                agg["gf"] += not f["p"]
+            if f["err"]:
+                _bump(agg["err"], [f["err"]])
+            _bump(agg["imp"], f["imp"])
+
+        return add
+
+    def _copy_agg(self, agg: dict[str, Any]) -> dict[str, Any]:
+        return {**agg, "st": list(agg["st"]), "err": dict(agg["err"]), "imp": dict(agg["imp"])}
 
     @staticmethod
     def insight(state: dict[str, Any], exercise_id: str, kind: str, start: float) -> dict[str, Any]:
@@ -122,17 +170,3 @@ class ExerciseWindows:
             "top_errors": _top(agg["err"]),
             "top_imports": _top(agg["imp"]),
         }
-
-    @staticmethod
-    def _copy(state: dict[str, Any] | None) -> dict[str, Any]:
-        out: dict[str, Any] = {"v": _VERSION, "p": None, "o": None, "ids": [], "hour": {}, "day": {}}
-        if not isinstance(state, dict) or state.get("v") != _VERSION:
-            return out
-        out["p"], out["o"] = state.get("p"), state.get("o")
-        out["ids"] = list(state.get("ids") or [])
-        for kind in WINDOWS:
-            out[kind] = {
-                start: {**agg, "st": list(agg["st"]), "err": dict(agg["err"]), "imp": dict(agg["imp"])}
-                for start, agg in (state.get(kind) or {}).items()
-            }
-        return out

@@ -10,8 +10,6 @@ student ids, their pseudonyms, the secrets, the API token and the pseudonym key.
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -22,9 +20,9 @@ import httpx
 import pytest
 
 from foundation.settings import Settings
-from labstream.broker import free_port
 from producers import Pseudonymizer
-from tests.fixtures.kafka import consume_all, worker_env
+from tests.fixtures.api import ApiProcess
+from tests.fixtures.kafka import consume_all
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -35,58 +33,15 @@ QUERY_SECRET = f"qs{TAG}Secret77"  # noqa: S105
 TOKEN = f"debug-log-token-{TAG}-" + "t" * 20  # noqa: S105
 
 
-class DebugApi:
-    """``labstream -v api`` (root logger at DEBUG) on a free port."""
-
-    def __init__(self, settings: Settings, log_path: Path) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log_path = log_path
-        env = worker_env(settings) | {
-            "LABSTREAM_API_TOKENS": TOKEN,
-            "LABSTREAM_PSEUDONYM_KEY": settings.pseudonym_key.get_secret_value()
-            if settings.pseudonym_key
-            else "",
-            "LABSTREAM_DATA_DIR": str(log_path.parent / "api-data"),  # its own spool
-        }
-        with log_path.open("ab") as log:
-            self.proc = subprocess.Popen(  # noqa: S603 - our own CLI
-                [sys.executable, "-m", "labstream.cli", "-v", "api", "--port", str(self.port)],
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-            )
-
-    def wait_ready(self, timeout: float = 90) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            assert self.proc.poll() is None, self.log_path.read_text(errors="replace")[-3000:]
-            try:
-                if httpx.get(self.url + "/health", timeout=2).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.3)
-        raise AssertionError("labstream api not ready")
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
-
-
 @pytest.fixture
-def debug_api(tmp_path: Path) -> Iterator[Callable[[Settings], DebugApi]]:
-    started: list[DebugApi] = []
+def debug_api(tmp_path: Path) -> Iterator[Callable[[Settings], ApiProcess]]:
+    """``labstream -v api`` (root logger at DEBUG), its own spool; stopped after the test."""
+    started: list[ApiProcess] = []
 
-    def make(settings: Settings) -> DebugApi:
-        started.append(DebugApi(settings, tmp_path / "api.log"))
-        return started[-1]
+    def make(settings: Settings) -> ApiProcess:
+        env = {"LABSTREAM_DATA_DIR": str(tmp_path / "api-data")}
+        started.append(ApiProcess(settings, tmp_path / "api.log", token=TOKEN, args=("-v",), env=env))
+        return started[-1].start()
 
     yield make
     for api in started:
@@ -122,13 +77,13 @@ def _workload() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
 async def test_debug_logs_of_worker_and_api_hold_nothing_private(
     settings_factory: Callable[..., Settings],
     worker_factory: Callable[..., Any],
-    debug_api: Callable[[Settings], DebugApi],
+    debug_api: Callable[[Settings], ApiProcess],
 ) -> None:
     settings = settings_factory(api_tokens=[TOKEN])
     worker = worker_factory(settings, "--log-level", "debug")
     api = debug_api(settings)
     worker.wait_ready()
-    api.wait_ready()
+    api.wait_ready(timeout=90)
     good, bad = _workload()
     auth = {"Authorization": f"Bearer {TOKEN}"}
     async with httpx.AsyncClient(base_url=api.url, timeout=30) as client:

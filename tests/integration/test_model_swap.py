@@ -19,17 +19,9 @@ from detector import ModelRegistry, synthetic_normal_traffic, train_detector
 from foundation.settings import Settings
 from producers import Collector
 from tests.fixtures.kafka import consume_all
-from tests.fixtures.metrics import normal_reading
+from tests.fixtures.metrics import SPIKE, normal_reading
 
 pytestmark = [pytest.mark.integration]
-
-SPIKE = {
-    "packet_loss": 0.35,
-    "latency_ms": 900.0,
-    "bandwidth_utilization": 0.99,
-    "connection_count": 5000,
-    "error_rate": 0.6,
-}
 
 
 def _phase(c: Collector, prefix: str, devices: int = 8, warm: int = 35) -> list[str]:
@@ -40,6 +32,17 @@ def _phase(c: Collector, prefix: str, devices: int = 8, warm: int = 35) -> list[
     spikes = [c.track_network_metrics(f"{prefix}-{d}", **SPIKE) for d in range(devices)]
     c.flush()
     return spikes
+
+
+async def _alerts_naming(settings: Settings, ids: set[str]) -> dict[str, list[Any]]:
+    """The alerts topic read until its alerts name every one of ``ids`` (or 60 s passed)."""
+    topic = settings.topics.alerts
+    return await consume_all(
+        settings.bootstrap_servers or "",
+        [topic],
+        timeout=60,
+        until=lambda g: {e for m in g[topic] for e in json.loads(m.value)["event_ids"]} >= ids,
+    )
 
 
 def _events_in(worker: Any, topic: str) -> float:
@@ -66,14 +69,7 @@ async def test_promotion_swaps_the_model_without_losing_or_repeating_events(
     with Collector(settings) as c:
         before = _phase(c, "swap-a")
         sent += len(before) * 36
-        got = await consume_all(
-            settings.bootstrap_servers or "",
-            [alerts_topic],
-            timeout=60,
-            until=lambda g: (
-                {e for m in g[alerts_topic] for e in json.loads(m.value)["event_ids"]} >= set(before)
-            ),
-        )
+        await _alerts_naming(settings, set(before))
         reg.promote(new)
         for i in range(40):  # the stream keeps flowing while the worker notices the promotion
             c.track_network_metrics("swap-a-0", **normal_reading(i))
@@ -85,14 +81,7 @@ async def test_promotion_swaps_the_model_without_losing_or_repeating_events(
             await asyncio.sleep(0.2)
         after = _phase(c, "swap-b")
         sent += len(after) * 36
-    got = await consume_all(
-        settings.bootstrap_servers or "",
-        [alerts_topic],
-        timeout=60,
-        until=lambda g: (
-            {e for m in g[alerts_topic] for e in json.loads(m.value)["event_ids"]} >= set(before) | set(after)
-        ),
-    )
+    got = await _alerts_naming(settings, set(before) | set(after))
     alerts = [
         json.loads(m.value)
         for m in got[alerts_topic]

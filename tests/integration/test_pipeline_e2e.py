@@ -15,7 +15,7 @@ from labstream.broker import list_topics
 from producers import Collector
 from schemas import Alert, CategorizedCommand, CodeCheck, DeadLetter
 from tests.fixtures.kafka import consume_all
-from tests.fixtures.metrics import normal_reading
+from tests.fixtures.metrics import SPIKE, normal_reading
 
 pytestmark = [pytest.mark.integration]
 
@@ -50,14 +50,7 @@ async def test_each_event_type_arrives_exactly(
         ]
         for i in range(80):
             c.track_network_metrics("dev-e2e-1", **normal_reading(i))
-        spike = c.track_network_metrics(
-            "dev-e2e-1",
-            packet_loss=0.35,
-            latency_ms=900.0,
-            bandwidth_utilization=0.99,
-            connection_count=5000,
-            error_rate=0.6,
-        )
+        spike = c.track_network_metrics("dev-e2e-1", **SPIKE)
         c.flush()
     worker.wait_ready()
     t = settings.topics

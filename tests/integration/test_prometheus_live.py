@@ -35,8 +35,9 @@ from foundation.settings import Settings, Topics
 from labstream.broker import EmbeddedBroker, ensure_topics, free_port
 from tests.deploy.queries import DeployQuery, deploy_queries, exported_metrics, metric_names, rule_files
 from tests.deploy.tools import require_tool
-from tests.fixtures.kafka import worker_env
-from tests.fixtures.metrics import normal_reading
+from tests.fixtures.api import ApiProcess
+from tests.fixtures.metrics import SPIKE, normal_reading
+from tests.fixtures.process import log_tail, stop_process
 from tests.fixtures.worker import WorkerProcess
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -128,19 +129,10 @@ class Prometheus:
         return {s["metric"]["__name__"] for s in result["data"]["result"]}
 
     def log_tail(self, n: int = 40) -> str:
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-n:])
-        except OSError:
-            return ""
+        return log_tail(self.log_path, n)
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
+        stop_process(self.proc)
 
 
 def _api_command_exists() -> bool:
@@ -150,62 +142,9 @@ def _api_command_exists() -> bool:
     return proc.returncode == 0
 
 
-class ApiProcess:
-    """``labstream api`` on a free port, sharing the worker's settings."""
-
-    def __init__(self, settings: Settings, log_path: Path) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log_path = log_path
-        env = worker_env(settings)
-        env.update(
-            {
-                "LABSTREAM_API_HOST": "127.0.0.1",
-                "LABSTREAM_API_PORT": str(self.port),
-                "LABSTREAM_API_TOKENS": API_TOKEN,
-                # Its own spool: a spool directory belongs to one collector process.
-                "LABSTREAM_DATA_DIR": str(log_path.parent / "api-data"),
-                "LABSTREAM_PSEUDONYM_KEY": settings.pseudonym_key.get_secret_value()
-                if settings.pseudonym_key
-                else "",
-            }
-        )
-        with log_path.open("ab") as log:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "labstream.cli", "api"],
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-            )
-
-    def wait_ready(self, timeout: float = 60) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise AssertionError(
-                    f"labstream api exited {self.proc.returncode}:\n{self.log_path.read_text()}"
-                )
-            try:
-                if _http(self.url + "/metrics", headers=API_AUTH)[0] == 200:
-                    return
-            except OSError:
-                pass
-            time.sleep(0.3)
-        raise AssertionError(f"labstream api not serving /metrics in {timeout}s")
-
-    def post_event(self, event: dict[str, Any]) -> int:
-        headers = {"Authorization": f"Bearer {API_TOKEN}", "Content-Type": "application/json"}
-        return _http(self.url + "/v1/events", json.dumps(event).encode(), headers)[0]
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
+def _post_event(api: ApiProcess, event: dict[str, Any]) -> int:
+    headers = {**API_AUTH, "Content-Type": "application/json"}
+    return _http(api.url + "/v1/events", json.dumps(event).encode(), headers)[0]
 
 
 @dataclass
@@ -257,14 +196,7 @@ def _send_traffic(settings: Settings, registry: CollectorRegistry) -> list[str]:
                 c.track_lab_command(student, f"live-session-{i}", seq, command, "cisco_ios")
         for i in range(300):
             c.track_network_metrics(f"live-dev-{i % 3}", **normal_reading(i))
-        c.track_network_metrics(
-            "live-dev-0",
-            packet_loss=0.35,
-            latency_ms=900.0,
-            bandwidth_utilization=0.99,
-            connection_count=5000,
-            error_rate=0.6,
-        )
+        c.track_network_metrics("live-dev-0", **SPIKE)
         c.flush()
         pseudonyms = [c.pseudonymizer.pseudonym(s) for s in PLANTED]
     raw = KafkaProducer(bootstrap_servers=settings.bootstrap_list)
@@ -309,7 +241,11 @@ def live(broker: EmbeddedBroker, tmp_path_factory: pytest.TempPathFactory) -> It
     registry = CollectorRegistry()
     collector_port = free_port()
     server, _thread = start_http_server(collector_port, addr="127.0.0.1", registry=registry)
-    api = ApiProcess(settings, tmp / "api.log") if _api_command_exists() else None
+    api = None
+    if _api_command_exists():
+        # its own spool: a spool directory belongs to one collector process (this one has another)
+        own = {"LABSTREAM_DATA_DIR": str(tmp / "api-data")}
+        api = ApiProcess(settings, tmp / "api.log", token=API_TOKEN, env=own).start()
     targets = {
         WORKER_JOB: [f"127.0.0.1:{settings.worker_web_port}"],
         "labstream-collector": [f"127.0.0.1:{collector_port}"],
@@ -322,7 +258,8 @@ def live(broker: EmbeddedBroker, tmp_path_factory: pytest.TempPathFactory) -> It
         worker.wait_ready()
         if api is not None:
             api.wait_ready()
-            api.post_event(
+            _post_event(
+                api,
                 {
                     "event_type": "lab_command",
                     "student_id": PLANTED[0],
@@ -330,9 +267,9 @@ def live(broker: EmbeddedBroker, tmp_path_factory: pytest.TempPathFactory) -> It
                     "seq": 0,
                     "device_type": "cisco_ios",
                     "command": "snmp-server community s3cr3t RO",
-                }
+                },
             )
-            api.post_event({"event_type": "lab_command", "student_id": PLANTED[1], "seq": -1})  # rejected
+            _post_event(api, {"event_type": "lab_command", "student_id": PLANTED[1], "seq": -1})  # rejected
         pseudonyms = _send_traffic(settings, registry)
         expected = set(exported_metrics()) | {"up"}
         if api is None:
