@@ -36,6 +36,7 @@ from typing import Any
 
 from kafka import KafkaProducer
 
+from foundation.api_guard import ApiGuard
 from foundation.settings import Settings, Topics
 from labstream.broker import EmbeddedBroker, ensure_topics
 from producers import Collector, validate_event
@@ -174,8 +175,16 @@ def _http_rate(bootstrap: str, tmp: Path, bodies: list[bytes], n_events: int, du
         update={"api_tokens": [token], "api_rate_limit_per_minute": 10_000_000}
     )
     with Collector(s, spool_fsync="never") as c:
+        # the guard as `labstream api` installs it: the ingest route needs its credentials
         app = FastAPI()
         app.include_router(ingest_router(s, c, durable=durable))
+        app.add_middleware(
+            ApiGuard,
+            tokens=s.api_tokens,
+            max_body_bytes=s.api_max_request_bytes,
+            per_token_per_minute=s.api_rate_limit_per_minute,
+            auth_failures_per_minute=s.api_auth_failures_per_minute,
+        )
         port = free_port()
         server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
         thread = threading.Thread(target=server.run, daemon=True)
