@@ -1,13 +1,31 @@
 """Per-device baselines, updated in event order, vectorised across devices.
 
-A device's baseline is an EWMA of each metric and an EWMA of the absolute
+A device's baseline is an EWMA of each metric (with a Holt trend when
+``trend_alpha > 0``: the expected value of a reading is level plus trend, so a
+daily cycle is followed without lag; the trend learns only once the device is
+warmed up and is capped at ``trend_cap`` times the level per reading, so a rise
+faster than any normal cycle is not learnt as normal) and an EWMA of the absolute
 deviation from it (times sqrt(pi/2), a robust standard deviation for normal
 noise), with a floor so a device that never loses a packet does not turn one
-lost packet into a 1,000-sigma event. The first ``warmup`` events use a
-running average (weight ``1/n``); until then the baseline is not trusted and the
-global model alone decides. An event judged anomalous does not update the
-baseline, and a normal one is clipped to ``clip_z`` robust std first, so an
-incident does not become the device's new normal.
+lost packet into a 1,000-sigma event. With ``censor_at_bounds`` a fraction read at
+its bound (utilisation or loss at 1.0, a saturated link) does not update that
+feature's scale: it hides the noise, and a scale shrunk by hours at 100 % would turn
+the next normal dip into an anomaly. With ``drop_floor`` a fall of a two-sided
+feature is judged against at least that fraction of the level (a collapse is a
+relative change; a link leaving saturation at 100 % for 85 % is not one).
+
+The first ``warmup`` events use a running average (weight ``1/n``), of every
+reading with ``warmup_learns_all`` (flagged ones too: a device unlike the training
+fleet that the global model flags at every reading would otherwise stay in warm-up,
+and in one incident, for ever; a flagged reading is clipped to ``clip_z`` robust std
+first, so a burst early in warm-up does not hide the next one). Until then the baseline is not trusted and the
+global model decides, except that from ``self_check_after`` readings on, a reading
+the global model flags must also deviate from the device's own readings so far
+(either statistic beyond its threshold): a device that is merely unlike the
+training fleet (thousands of connections, 90 % utilisation) stops alerting once it
+has shown that this is its normal. An event of a warmed-up device judged anomalous
+does not update the baseline, and a normal one is clipped to ``clip_z`` robust std
+first, so an incident does not become the device's new normal.
 
 Two deviation statistics are computed per event: the event's own robust
 z-scores (spikes), and the z-scores of a short EWMA of the device's recent
@@ -18,7 +36,8 @@ sustained shifts that are small per event: slow drifts, error storms in noisy
 error rates. Each statistic is the root-sum-square of directional z-scores.
 
 The state of one device is JSON:
-``{"n": int, "mean": [5 floats], "mad": [5 floats], "short": [5 floats]}``.
+``{"n": int, "mean": [5 floats], "mad": [5 floats], "short": [5 floats], "trend": [5 floats]}``
+(a state without ``"trend"``, written before it existed, has none).
 
 Events of one batch are processed in rounds: round ``k`` holds every device's
 ``k``-th event of the batch, so each round is one set of numpy operations and
@@ -34,6 +53,8 @@ import numpy as np
 
 N_FEATURES = 5
 ABSDEV_TO_STD = 1.2533141373155001  # sqrt(pi/2)
+# physical upper bounds: packet loss and utilisation are fractions
+_UPPER = np.array([1.0, np.inf, 1.0, np.inf, np.inf])
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +68,13 @@ class BaselineParams:
     clip_z: float = 4.0
     short_alpha: float = 0.25
     short_clip_z: float = 6.0
+    trend_alpha: float = 0.0  # Holt trend weight (0: no trend, the baseline is a plain EWMA)
+    trend_cap: float = 0.0  # largest trend per reading, as a fraction of the level
+    censor_at_bounds: bool = False  # a fraction at 1.0 (saturated) does not update its noise scale
+    self_check_after: int = 0  # from this many readings on, a warm-up reading must also deviate from its own
+    # (0: off)
+    warmup_learns_all: bool = False  # warm-up readings update the baseline even when flagged
+    drop_floor: float = 0.0  # a fall is judged against at least this fraction of the level
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,13 +109,14 @@ def index_batch(device_ids: Sequence[str]) -> tuple[list[str], np.ndarray, np.nd
 
 def load_states(
     devices: Sequence[str], baselines: Mapping[str, Mapping]
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """``(n, mean, mad, short)`` arrays for ``devices``; a missing or empty state is a new device."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``(n, mean, mad, short, trend)`` arrays for ``devices``; a missing or empty state is a new device."""
     m = len(devices)
     n = np.zeros(m, dtype=np.int64)
     mean = np.zeros((m, N_FEATURES))
     mad = np.zeros((m, N_FEATURES))
     short = np.zeros((m, N_FEATURES))
+    trend = np.zeros((m, N_FEATURES))
     for j, d in enumerate(devices):
         st = baselines.get(d)
         if st and st.get("n"):
@@ -95,7 +124,8 @@ def load_states(
             mean[j] = st["mean"]
             mad[j] = st["mad"]
             short[j] = st.get("short", st["mean"])
-    return n, mean, mad, short
+            trend[j] = st.get("trend", 0.0)
+    return n, mean, mad, short, trend
 
 
 def store_states(
@@ -104,12 +134,20 @@ def store_states(
     mean: np.ndarray,
     mad: np.ndarray,
     short: np.ndarray,
+    trend: np.ndarray,
     baselines: MutableMapping,
 ) -> None:
     """Write the states of ``devices`` back into ``baselines`` (plain ints, floats, lists)."""
     n_l, mean_l, mad_l, short_l = n.tolist(), mean.tolist(), mad.tolist(), short.tolist()
+    trend_l = trend.tolist()
     for j, d in enumerate(devices):
-        baselines[d] = {"n": n_l[j], "mean": mean_l[j], "mad": mad_l[j], "short": short_l[j]}
+        baselines[d] = {
+            "n": n_l[j],
+            "mean": mean_l[j],
+            "mad": mad_l[j],
+            "short": short_l[j],
+            "trend": trend_l[j],
+        }
 
 
 def _rss(z: np.ndarray, two_sided: np.ndarray) -> np.ndarray:
@@ -132,7 +170,7 @@ def sequential_pass(
     event is anomalous (``inf`` while training); ``warm_anomalous`` flags warm-up rows the global
     model judged anomalous.
     """
-    n, mean, mad, short = state
+    n, mean, mad, short, trend = state
     size = rows.shape[0]
     out = PassResult(
         dev_raw=np.zeros(size),
@@ -151,7 +189,8 @@ def sequential_pass(
         r = order[bounds[k] : bounds[k + 1]]
         dev = inv[r]
         x = rows[r]
-        nd, mu, md = n[dev], mean[dev], mad[dev]
+        nd, md, tr = n[dev], mad[dev], trend[dev]
+        mu = mean[dev] + tr  # the forecast for this reading: level plus trend (Holt)
         first = (nd == 0)[:, None]
         scale = np.maximum(ABSDEV_TO_STD * md, params.floors)
         warmed = nd >= params.warmup
@@ -160,23 +199,47 @@ def sequential_pass(
         xs = np.clip(x, mu - lim_s, mu + lim_s)
         sh = np.where(first, x, short[dev] + sa * (xs - short[dev]))
         short[dev] = sh  # the recent level follows every event, anomalous or not
-        z = (x - mu) / scale
-        zs = (sh - mu) / (scale * short_sd)
+        if params.drop_floor > 0:  # a fall is judged against the level too: a collapse is relative
+            down = np.maximum(scale, params.drop_floor * np.abs(mu))
+            z = (x - mu) / np.where(x < mu, down, scale)
+            zs = (sh - mu) / (np.where(sh < mu, down, scale) * short_sd)
+        else:
+            z = (x - mu) / scale
+            zs = (sh - mu) / (scale * short_sd)
         d, ds = _rss(z, params.two_sided), _rss(zs, params.two_sided)
-        anomalous = np.where(warmed, (d >= thresholds[0]) | (ds >= thresholds[1]), warm_anomalous[r])
+        own = (d >= thresholds[0]) | (ds >= thresholds[1])
+        warm = warm_anomalous[r]
+        if params.self_check_after > 0:
+            warm = warm & ((nd < params.self_check_after) | own)
+        anomalous = np.where(warmed, own, warm)
         out.dev_raw[r], out.smooth_raw[r], out.z[r], out.zs[r] = d, ds, z, zs
         out.expected[r], out.warmed[r], out.anomalous[r] = mu, warmed, anomalous
         keep = ~anomalous
+        if params.warmup_learns_all:
+            # warm-up learns the device's own normal from every reading: a device the fleet
+            # judgement flags at every reading would otherwise never warm up (one endless incident)
+            keep = keep | ~warmed
         if not keep.any():
             continue
         dev, x, nd, mu, md, scale = dev[keep], x[keep], nd[keep], mu[keep], md[keep], scale[keep]
+        tr = tr[keep]
         lim = params.clip_z * scale
-        xc = np.where(warmed[keep, None], np.clip(x, mu - lim, mu + lim), x)
+        # clipped like a warmed-up device's: a flagged warm-up reading moves the baseline only a little
+        clipped = warmed[keep] | anomalous[keep]
+        xc = np.where(clipped[:, None], np.clip(x, mu - lim, mu + lim), x)
         first = first[keep]
         diff = xc - mu
         a = np.maximum(params.alpha, 1.0 / (nd + 1))[:, None]
         b = np.where(first, 0.0, np.maximum(params.alpha, 1.0 / np.maximum(nd, 1))[:, None])
         mean[dev] = np.where(first, x, mu + a * diff)
-        mad[dev] = md + b * (np.abs(diff) - md)
+        new_mad = md + b * (np.abs(diff) - md)
+        if params.censor_at_bounds:  # a reading at the bound hides its noise: keep the scale
+            new_mad = np.where(x >= _UPPER, md, new_mad)
+        mad[dev] = new_mad
+        if params.trend_alpha > 0:
+            # the trend learns from warmed-up readings only: the warm-up's running average is no level
+            learn = (nd >= params.warmup)[:, None]
+            cap = params.trend_cap * np.abs(mean[dev])
+            trend[dev] = np.where(learn, np.clip(tr + params.trend_alpha * a * diff, -cap, cap), 0.0)
         n[dev] = nd + 1
     return out

@@ -98,6 +98,13 @@ class Detector:
             clip_z=float(p["clip_z"]),
             short_alpha=float(p["short_alpha"]),
             short_clip_z=float(p["short_clip_z"]),
+            # models saved before the trend existed have none: their baseline is a plain EWMA
+            trend_alpha=float(p.get("trend_alpha", 0.0)),
+            trend_cap=float(p.get("trend_cap", 0.0)),
+            censor_at_bounds=bool(p.get("censor_at_bounds", False)),
+            self_check_after=int(p.get("self_check_after", 0)),
+            warmup_learns_all=bool(p.get("warmup_learns_all", False)),
+            drop_floor=float(p.get("drop_floor", 0.0)),
         )
         self.g_center = np.asarray(state["g_center"], dtype=np.float64)
         self.g_scale = np.asarray(state["g_scale"], dtype=np.float64)

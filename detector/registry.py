@@ -137,7 +137,7 @@ class ModelRegistry:
         model_dir: Path,
         *,
         signing_key: bytes | None = None,
-        target_false_alert_rate: float = 0.001,
+        target_false_alert_rate: float = 0.0005,
         alert_window_s: float = 300.0,
     ) -> None:
         self.model_dir = Path(model_dir)
@@ -322,6 +322,12 @@ class ModelRegistry:
                 "clip_z": det.params.clip_z,
                 "short_alpha": det.params.short_alpha,
                 "short_clip_z": det.params.short_clip_z,
+                "trend_alpha": det.params.trend_alpha,
+                "trend_cap": det.params.trend_cap,
+                "censor_at_bounds": det.params.censor_at_bounds,
+                "self_check_after": det.params.self_check_after,
+                "warmup_learns_all": det.params.warmup_learns_all,
+                "drop_floor": det.params.drop_floor,
             },
             "drift_reference": _jsonable(det.state["reference"]),
             "evaluation": evaluation,

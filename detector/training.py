@@ -3,7 +3,12 @@
 1. Global model: an IsolationForest on the log-scaled raw metrics, standardised.
 2. Baselines: the training stream is replayed through the per-device baselines
    (every event updates, none is skipped) to get both deviation statistics of every
-   event of a warmed-up device; scale floors come from the devices' own noise.
+   event of a warmed-up device; scale floors come from the devices' own noise. The
+   baselines have a capped Holt trend (``TREND_ALPHA``, ``TREND_CAP``), a saturated
+   fraction (utilisation or loss at 1.0) does not shrink a device's noise scale, a fall
+   is judged against ``DROP_FLOOR`` of the level, warm-up learns from every reading and
+   a warm-up device is checked against its own readings from ``SELF_CHECK_AFTER`` on
+   (see :mod:`detector.baseline`).
 3. Calibration: each regime's training scores are fitted with a
    :class:`TailCalibrator`; the alert threshold is the calibrated score whose
    exceedance probability per event is ``target_false_alert_rate /
@@ -30,6 +35,18 @@ MIN_ROWS = 500
 # Smallest robust std per feature, in the metric's units (resolution of the measurement).
 _ABS_FLOORS = np.array([1e-4, 0.05, 1e-3, 0.5, 1e-5])
 _TWO_SIDED = np.array([False, False, True, True, False])  # utilisation or connections collapsing is news too
+# Holt trend of the baselines: weight, and the largest trend per reading as a fraction of the level.
+# 0.1 % a reading (one a minute) follows a daily cycle of up to about ±23 % without lag, and leaves
+# faster rises (a slow drift's 0.6-5 % a minute) to stand out. Chosen on 2026-12-07 from seeds 0-4
+# of `labstream model generalise` (README, "Generalisation", which also gives held-out seeds).
+TREND_ALPHA = 0.03
+TREND_CAP = 0.001
+# from this many readings of its own on, a device in warm-up is flagged only if its reading also
+# deviates from them (besides the fleet's judgement): unusual but steady devices stop alerting
+SELF_CHECK_AFTER = 5
+# a fall of a two-sided feature (utilisation, connections) is judged against at least this fraction
+# of its level: a collapse is a relative change, and a link leaving saturation is not one
+DROP_FLOOR = 0.1
 
 
 def _device_noise(rows: np.ndarray, inv: np.ndarray, n_dev: int) -> np.ndarray:
@@ -47,11 +64,17 @@ def train_detector(
     device_ids: Sequence[str],
     *,
     seed: int = 42,
-    target_false_alert_rate: float = 0.001,
+    target_false_alert_rate: float = 0.0005,
     events_per_window: float = 5.0,
     alpha: float = 0.01,
     warmup: int = 30,
     n_estimators: int = 100,
+    trend_alpha: float = TREND_ALPHA,
+    trend_cap: float = TREND_CAP,
+    censor_at_bounds: bool = True,
+    self_check_after: int = SELF_CHECK_AFTER,
+    warmup_learns_all: bool = True,
+    drop_floor: float = DROP_FLOOR,
 ) -> Detector:
     """Fit a detector on (mostly) normal traffic; anomalies in it only make thresholds more conservative."""
     rows = np.asarray(rows, dtype=np.float64)
@@ -69,7 +92,18 @@ def train_detector(
 
     devices, inv, occ = index_batch(device_ids)
     floors = np.maximum(_ABS_FLOORS, 0.25 * _device_noise(rows, inv, len(devices)))
-    params = BaselineParams(floors=floors, two_sided=_TWO_SIDED, alpha=alpha, warmup=warmup)
+    params = BaselineParams(
+        floors=floors,
+        two_sided=_TWO_SIDED,
+        alpha=alpha,
+        warmup=warmup,
+        trend_alpha=trend_alpha,
+        trend_cap=trend_cap,
+        censor_at_bounds=censor_at_bounds,
+        self_check_after=self_check_after,
+        warmup_learns_all=warmup_learns_all,
+        drop_floor=drop_floor,
+    )
     no_flags = np.zeros(rows.shape[0], dtype=bool)
     passed = sequential_pass(rows, inv, occ, load_states(devices, {}), params, (math.inf, math.inf), no_flags)
     if passed.warmed.sum() < 1000:
@@ -92,6 +126,12 @@ def train_detector(
             "clip_z": params.clip_z,
             "short_alpha": params.short_alpha,
             "short_clip_z": params.short_clip_z,
+            "trend_alpha": trend_alpha,
+            "trend_cap": trend_cap,
+            "censor_at_bounds": censor_at_bounds,
+            "self_check_after": self_check_after,
+            "warmup_learns_all": warmup_learns_all,
+            "drop_floor": drop_floor,
         },
         "g_center": g_center,
         "g_scale": g_scale,
