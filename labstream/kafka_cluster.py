@@ -110,7 +110,15 @@ def kafka_jars(jars_dir: Path | None = None) -> Path:
 
 
 def _cluster_id() -> str:
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    """A random cluster id as Kafka's ``Uuid.randomUuid`` makes it: never starting with ``-``.
+
+    One id in 64 would start with ``-`` and ``StorageTool format -t <id>`` would read it as an
+    option ("argument --cluster-id/-t: expected one argument"), which failed a test run.
+    """
+    while True:
+        cid = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not cid.startswith("-"):
+            return cid
 
 
 _LOG4J2 = """\
