@@ -159,15 +159,17 @@ def publish_raw(
     items: Iterable[tuple[str, bytes | None, bytes | None, str | None]],
     *,
     over_s: float = 0.0,
+    flush_s: float = 120.0,
+    **producer_options: Any,
 ) -> list[Sent]:
     """Publish ``(topic, key, value, event_id)`` records as they are (kafka-python, acks=all),
-    spread evenly over ``over_s`` seconds (0: as fast as possible)."""
+    spread evenly over ``over_s`` seconds (0: as fast as possible); ``producer_options`` replace
+    or add to the producer's settings (5 retries, 5 ms linger, 16 MiB requests)."""
     from kafka import KafkaProducer
 
     items = list(items)
-    producer = KafkaProducer(
-        bootstrap_servers=bootstrap, acks="all", max_request_size=MAX_RECORD, linger_ms=5, retries=5
-    )
+    options: dict[str, Any] = {"max_request_size": MAX_RECORD, "linger_ms": 5, "retries": 5}
+    producer = KafkaProducer(bootstrap_servers=bootstrap, **{**options, **producer_options, "acks": "all"})
     try:
         pending = []
         step = max(1, len(items) // 50)
@@ -176,7 +178,7 @@ def publish_raw(
             if over_s and i % step == 0:
                 time.sleep(max(0.0, started + over_s * i / len(items) - time.monotonic()))
             pending.append((producer.send(t, key=k, value=v), eid))
-        producer.flush(120)
+        producer.flush(flush_s)
         out = []
         for fut, eid in pending:
             md = fut.get(timeout=60)

@@ -31,7 +31,7 @@ from typing import Any
 from kafka.errors import KafkaError
 
 from bench.chaos import workload
-from bench.chaos.common import MAX_RECORD, Account, Env, Observer, Sent, settle
+from bench.chaos.common import Account, Env, Observer, Sent, publish_raw, settle
 from bench.chaos.worker_crash import wait_outputs
 from foundation.kafka_topics import min_insync_for
 from foundation.settings import Settings
@@ -45,36 +45,20 @@ log = logging.getLogger(__name__)
 Item = tuple[str, bytes | None, bytes | None, str | None]
 
 
+# retries (kafka-python's default: no limit) within the delivery timeout never reorder nor duplicate
+# within a partition: idempotence
+THROUGH_LEADER_CHANGES = {
+    "enable_idempotence": True,
+    "retries": float("inf"),
+    "delivery_timeout_ms": 180_000,
+    "request_timeout_ms": 10_000,
+    "retry_backoff_ms": 200,
+}
+
+
 def publish(bootstrap: str, items: list[Item], *, over_s: float = 0.0) -> list[Sent]:
     """``items`` through an idempotent acks=all producer that retries through leader changes."""
-    from kafka import KafkaProducer
-
-    producer = KafkaProducer(
-        bootstrap_servers=bootstrap,
-        acks="all",
-        enable_idempotence=True,  # retries never reorder nor duplicate within a partition
-        delivery_timeout_ms=180_000,
-        request_timeout_ms=10_000,
-        retry_backoff_ms=200,
-        max_request_size=MAX_RECORD,
-        linger_ms=5,
-    )
-    try:
-        pending = []
-        step = max(1, len(items) // 50)
-        started = time.monotonic()
-        for i, (t, k, v, eid) in enumerate(items):
-            if over_s and i % step == 0:
-                time.sleep(max(0.0, started + over_s * i / len(items) - time.monotonic()))
-            pending.append((producer.send(t, key=k, value=v), eid))
-        producer.flush(240)
-        out = []
-        for fut, eid in pending:
-            md = fut.get(timeout=60)
-            out.append(Sent(md.topic, md.partition, md.offset, eid))
-        return out
-    finally:
-        producer.close(10)
+    return publish_raw(bootstrap, items, over_s=over_s, flush_s=240, **THROUGH_LEADER_CHANGES)
 
 
 class CollectorTraffic:
