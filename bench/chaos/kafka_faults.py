@@ -430,6 +430,15 @@ async def _probe_tables(
     return sent
 
 
+def _absorb(acc: Account, probes: Account) -> None:
+    """Count the table probes' records (sent after the restart) into the scenario's account."""
+    acc.events_in += probes.events_in
+    acc.processed += probes.processed
+    acc.dead_lettered += probes.dead_lettered
+    acc.lost += probes.lost
+    acc.failures += probes.failures
+
+
 async def cluster_restart(env: Env) -> Account:
     acc = Account("kafka: whole cluster restart")
     cluster = _cluster(env)
@@ -465,10 +474,7 @@ async def cluster_restart(env: Env) -> Account:
         check_order(acc, obs, inputs_by_key(w.records))
         acc.check(second.proc is not None and second.proc.poll() is None, "the restarted worker died")
         acc.check("consistency" not in second.log_tail(400).lower(), "a consistency check failed on recovery")
-    acc.events_in += probe_acc.events_in
-    acc.processed += probe_acc.processed
-    acc.lost += probe_acc.lost
-    acc.failures += probe_acc.failures
+    _absorb(acc, probe_acc)
     acc.detail = f"cluster stopped and started again in {restarted_in:.0f} s" + probe_acc.detail + acc.detail
     return acc
 
@@ -511,10 +517,7 @@ async def recovery_kill(env: Env) -> Account:
         await settle(probe_acc, obs, probes, wait_s=120)
         check_order(acc, obs, inputs_by_key(w.records))
         acc.check(third.proc is not None and third.proc.poll() is None, "the next worker died")
-    acc.events_in += probe_acc.events_in
-    acc.processed += probe_acc.processed
-    acc.lost += probe_acc.lost
-    acc.failures += probe_acc.failures
+    _absorb(acc, probe_acc)
     acc.detail = (
         f"killed {'while restoring (before the restore finished)' if mid_recovery else 'after the restore'}"
         + probe_acc.detail
