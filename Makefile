@@ -16,6 +16,18 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# The Quix Streams peer of `make bench` (bench/quix.py) runs in a virtualenv of its own, from PyPI by
+# name: quixstreams 3.28.1 requires pydantic<2.14 and pydantic-settings<2.16, so installing it into
+# $(VENV) would downgrade both there. This one holds quixstreams and LabStream's own package.
+QUIX_VENV   ?= .venv-quix
+QUIXSTREAMS ?= quixstreams==3.28.1
+QUIX_STAMP  := $(QUIX_VENV)/.installed
+$(QUIX_STAMP): pyproject.toml
+	@test -x $(QUIX_VENV)/bin/python || $(PYTHON) -m venv $(QUIX_VENV)
+	$(QUIX_VENV)/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(QUIX_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -e . '$(QUIXSTREAMS)'
+	@touch $(QUIX_STAMP)
+
 # Debian packages the checks use (promtool and a real Prometheus; a real Alertmanager and amtool;
 # chromium; Java and Maven for Apache Kafka). Installed, never downloaded as binaries.
 system-deps:
@@ -55,8 +67,8 @@ run: $(STAMP)
 test: $(STAMP) system-deps kafka-jars
 	$(PY) -m pytest -q --durations=15
 
-bench: $(STAMP) kafka-jars
-	$(PY) -m bench
+bench: $(STAMP) $(QUIX_STAMP) kafka-jars
+	LABSTREAM_BENCH_QUIX_PYTHON=$(abspath $(QUIX_VENV))/bin/python $(PY) -m bench
 
 chaos: $(STAMP) system-deps kafka-jars
 	$(PY) -m bench.chaos
@@ -74,4 +86,4 @@ schemas: $(STAMP)
 	$(VENV)/bin/labstream schemas --out docs/schemas
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(QUIX_VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -2,7 +2,8 @@
 
 Each benchmark module exposes ``run(bootstrap) -> list[row]`` (or ``run()``
 when it needs no broker); a row is ``{"name", "value", "unit", "target",
-"detail"}``. The table is also written to ``reports/bench.json`` with the date.
+"detail"}``; ``"failed": True`` on a row makes the run fail without losing the
+module's other rows. The table is also written to ``reports/bench.json`` with the date.
 """
 
 from __future__ import annotations
@@ -63,6 +64,8 @@ def main(argv: list[str] | None = None) -> int:
                 for r in out:
                     r.setdefault("module", name)
                 rows.extend(out)
+                if any(r.get("failed") for r in out):  # a part failed, its other rows stand
+                    failed.append(name)
             except Exception:  # noqa: BLE001 - one failing benchmark must not hide the others
                 traceback.print_exc()
                 failed.append(name)

@@ -1,6 +1,7 @@
 """``make bench``'s pipeline figures on Apache Kafka: the rows of :mod:`bench.pipeline`, prefixed
 ``[kafka]``, on a one-node Apache Kafka (the tests' launcher, KRaft) started here; two workers
-against one on six partitions. tansu's rows (``bench.pipeline``) stay beside them.
+against one on six partitions; then, on the same node, the Quix Streams peer of the metrics job
+(:mod:`bench.quix`). tansu's rows (``bench.pipeline``) stay beside them.
 
     python -m bench.pipeline_kafka [--quick]
 """
@@ -9,10 +10,11 @@ from __future__ import annotations
 
 import argparse
 import tempfile
+import traceback
 from pathlib import Path
 from typing import Any
 
-from bench import pipeline
+from bench import pipeline, quix
 from labstream.kafka_cluster import KafkaCluster, kafka_version
 
 SCALE_PARTITIONS = 6
@@ -29,6 +31,14 @@ def measure(quick: bool) -> list[dict[str, Any]]:
             rows = pipeline.run(
                 cluster.bootstrap, quick=quick, kind="kafka", scale_partitions=SCALE_PARTITIONS
             )
+            try:
+                rows += quix.run(cluster.bootstrap, quick=quick)
+            except Exception as e:  # noqa: BLE001 - the Kafka rows above stand; make bench still fails
+                traceback.print_exc()
+                rows.append(
+                    {"name": "quix: Quix Streams peer", "value": "failed", "unit": "", "target": "",
+                     "detail": f"{e!r}"[:300], "failed": True}
+                )  # fmt: skip
     for r in rows:
         r["detail"] = f"{r['detail']}; Apache Kafka {kafka_version()}, one node"
     return rows

@@ -31,7 +31,7 @@ from typing import Any
 from kafka.errors import KafkaError
 
 from bench.chaos import workload
-from bench.chaos.common import MAX_RECORD, Account, Env, Observer, Sent, settle
+from bench.chaos.common import Account, Env, Observer, Sent, publish_raw, settle
 from bench.chaos.worker_crash import wait_outputs
 from foundation.kafka_topics import min_insync_for
 from foundation.settings import Settings
@@ -45,36 +45,20 @@ log = logging.getLogger(__name__)
 Item = tuple[str, bytes | None, bytes | None, str | None]
 
 
+# retries (kafka-python's default: no limit) within the delivery timeout never reorder nor duplicate
+# within a partition: idempotence
+THROUGH_LEADER_CHANGES = {
+    "enable_idempotence": True,
+    "retries": float("inf"),
+    "delivery_timeout_ms": 180_000,
+    "request_timeout_ms": 10_000,
+    "retry_backoff_ms": 200,
+}
+
+
 def publish(bootstrap: str, items: list[Item], *, over_s: float = 0.0) -> list[Sent]:
     """``items`` through an idempotent acks=all producer that retries through leader changes."""
-    from kafka import KafkaProducer
-
-    producer = KafkaProducer(
-        bootstrap_servers=bootstrap,
-        acks="all",
-        enable_idempotence=True,  # retries never reorder nor duplicate within a partition
-        delivery_timeout_ms=180_000,
-        request_timeout_ms=10_000,
-        retry_backoff_ms=200,
-        max_request_size=MAX_RECORD,
-        linger_ms=5,
-    )
-    try:
-        pending = []
-        step = max(1, len(items) // 50)
-        started = time.monotonic()
-        for i, (t, k, v, eid) in enumerate(items):
-            if over_s and i % step == 0:
-                time.sleep(max(0.0, started + over_s * i / len(items) - time.monotonic()))
-            pending.append((producer.send(t, key=k, value=v), eid))
-        producer.flush(240)
-        out = []
-        for fut, eid in pending:
-            md = fut.get(timeout=60)
-            out.append(Sent(md.topic, md.partition, md.offset, eid))
-        return out
-    finally:
-        producer.close(10)
+    return publish_raw(bootstrap, items, over_s=over_s, flush_s=240, **THROUGH_LEADER_CHANGES)
 
 
 class CollectorTraffic:
@@ -446,6 +430,15 @@ async def _probe_tables(
     return sent
 
 
+def _absorb(acc: Account, probes: Account) -> None:
+    """Count the table probes' records (sent after the restart) into the scenario's account."""
+    acc.events_in += probes.events_in
+    acc.processed += probes.processed
+    acc.dead_lettered += probes.dead_lettered
+    acc.lost += probes.lost
+    acc.failures += probes.failures
+
+
 async def cluster_restart(env: Env) -> Account:
     acc = Account("kafka: whole cluster restart")
     cluster = _cluster(env)
@@ -481,10 +474,7 @@ async def cluster_restart(env: Env) -> Account:
         check_order(acc, obs, inputs_by_key(w.records))
         acc.check(second.proc is not None and second.proc.poll() is None, "the restarted worker died")
         acc.check("consistency" not in second.log_tail(400).lower(), "a consistency check failed on recovery")
-    acc.events_in += probe_acc.events_in
-    acc.processed += probe_acc.processed
-    acc.lost += probe_acc.lost
-    acc.failures += probe_acc.failures
+    _absorb(acc, probe_acc)
     acc.detail = f"cluster stopped and started again in {restarted_in:.0f} s" + probe_acc.detail + acc.detail
     return acc
 
@@ -527,10 +517,7 @@ async def recovery_kill(env: Env) -> Account:
         await settle(probe_acc, obs, probes, wait_s=120)
         check_order(acc, obs, inputs_by_key(w.records))
         acc.check(third.proc is not None and third.proc.poll() is None, "the next worker died")
-    acc.events_in += probe_acc.events_in
-    acc.processed += probe_acc.processed
-    acc.lost += probe_acc.lost
-    acc.failures += probe_acc.failures
+    _absorb(acc, probe_acc)
     acc.detail = (
         f"killed {'while restoring (before the restore finished)' if mid_recovery else 'after the restore'}"
         + probe_acc.detail
