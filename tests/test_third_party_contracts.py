@@ -77,6 +77,17 @@ def test_kafka_python_producer_internals_that_freeze_uses() -> None:
     assert KafkaClient and InitProducerIdRequest
 
 
+def test_kafka_python_failed_produce_defect_that_make_producer_mends() -> None:
+    # producers/delivery.py _mend_failed_produce: replaces the sender's _failed_produce, which in
+    # 2.3.x passes the exception instance where _fail_batch calls an error class. Once an upgrade
+    # fixes it (kafka-python 3 has _complete_batch_with_exception), drop the repair.
+    failed = _source(sender.Sender._failed_produce)
+    assert "self._complete_batch(batch, PartitionResponse(error=error))" in failed
+    assert "partition_response.error(partition_response.error_message)" in _source(sender.Sender._fail_batch)
+    assert "self._failed_produce, batches, node_id" in _source(sender.Sender)
+    assert {"error", "error_message"} <= set(sender.PartitionResponse._fields)
+
+
 @pytest.mark.parametrize("labels", [(), ("agent",)])
 def test_prometheus_histogram_fields_that_observe_many_writes(labels: tuple[str, ...]) -> None:
     # stream_processors/metrics.py observe_many
