@@ -6,7 +6,7 @@ metric spikes (:mod:`bench._latency`) with nothing else to do; then the same mea
 check in the sandbox pool) that keeps the code agent busy for the whole measurement (checked: the
 backlog is not drained when it ends). The figure is the ratio of the two p99s, measured in the
 same run on the same worker: before the per-partition backlog in
-:mod:`stream_processors.batching`, one fetch loop fed every agent and a full code queue stopped it.
+:mod:`stream_processors.intake`, one fetch loop fed every agent and a full code queue stopped it.
 
     python -m bench --only bench.isolation
 """

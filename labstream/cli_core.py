@@ -113,8 +113,7 @@ def _kafka_broker(args: argparse.Namespace, settings: Settings, stop: threading.
 
 
 def _worker(args: argparse.Namespace, settings: Settings) -> int:
-    from labstream.runtime import broker_for, create_topics, with_replication
-    from stream_processors.app import create_worker
+    from labstream.runtime import broker_for, create_topics, create_worker, with_replication
 
     if args.web_port is not None:
         settings = settings.model_copy(update={"worker_web_port": args.web_port})

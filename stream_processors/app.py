@@ -14,14 +14,12 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
-import socket
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import faust
 import numpy as np
-from aiokafka.errors import KafkaError
 from prometheus_client import CollectorRegistry
 
 from detector import ModelFollower, ModelRegistry
@@ -29,12 +27,12 @@ from foundation.exceptions import ConfigurationError
 from foundation.kafka_topics import topic_configs
 from foundation.settings import Settings
 from stream_processors.alerting import AlertContext
-from stream_processors.batching import Batch, BatchApp, BatchChannel
 from stream_processors.checkpoint import Checkpoint
 from stream_processors.code import CodeCheckPool, StrugglingTracker
 from stream_processors.exceptions import is_retriable
 from stream_processors.expiry import expire_idle, raw_partition
 from stream_processors.insights import ExerciseWindows, LabWindows
+from stream_processors.intake import Batch, BatchApp, BatchChannel, RawKeyTable, wait_for_changelogs
 from stream_processors.metrics import WorkerMetrics, observe_many
 from stream_processors.pipelines.code import CodePipeline
 from stream_processors.pipelines.commands import CommandPipeline
@@ -51,21 +49,29 @@ from stream_processors.records import (
     to_dead_letter,
 )
 from stream_processors.staging import StagedTable
-from stream_processors.web import register_views
+from stream_processors.web import WEB_DRIVER, register_views
 
 log = logging.getLogger(__name__)
 
 Process = Callable[[list[Record]], "BatchResult | Awaitable[BatchResult]"]
 
 _SEND_RETRY_S = (0.1, 0.5, 1.0, 2.0, 5.0)  # back-off steps; the last one repeats until delivery_retry_s
-TRAIN_AND_PROMOTE = "labstream model train --topic <network-metrics topic> --start ... --end ... --promote"
 _QUEUED_BATCHES = 4  # per agent: fetched batches waiting while one is processed
 
 
 def faust_settings(settings: Settings) -> dict[str, Any]:
-    """Keyword arguments for ``faust.App`` derived from LabStream settings."""
+    """Keyword arguments for ``faust.App`` derived from LabStream settings.
+
+    ``worker_web_port`` must be a port: Faust refuses 0, and which free port a worker gets is the
+    composition root's choice (``labstream.runtime.create_worker``), not the worker's.
+    """
     if not settings.bootstrap_list:
         raise ValueError("bootstrap servers are not set: start the embedded broker first")
+    if not settings.worker_web_port:
+        raise ConfigurationError(
+            "worker_web_port is 0: `labstream worker` (labstream.runtime.create_worker) picks a free "
+            "port for it; a worker built directly needs a real one"
+        )
     return {
         "broker": [f"kafka://{b}" for b in settings.bootstrap_list],
         "store": "memory://",
@@ -82,7 +88,8 @@ def faust_settings(settings: Settings) -> dict[str, Any]:
         "broker_heartbeat_interval": min(3.0, settings.session_timeout_s / 3),
         "producer_acks": -1,
         "web_host": settings.worker_web_host,
-        "web_port": settings.worker_web_port or _free_port(settings.worker_web_host),  # 0: any free port
+        "web": WEB_DRIVER,  # Faust's aiohttp server without its production index (stream_processors.web)
+        "web_port": settings.worker_web_port,
         "web_bind": settings.worker_web_host,
         "web_router_enabled": False,
         "web_tables_enabled": False,
@@ -97,27 +104,6 @@ def faust_settings(settings: Settings) -> dict[str, Any]:
     }
 
 
-def _free_port(host: str) -> int:
-    """A port the OS has free now: Faust refuses ``web_port=0``, so the worker asks for one itself."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((host, 0))
-        return int(s.getsockname()[1])
-
-
-class RawKeyTable(faust.Table):
-    """A Faust table whose ``str`` keys go to its changelog as their UTF-8 bytes, like the input keys.
-
-    Faust picks a table's key serializer from ``key_type`` (``str``: JSON), not from the schema, so
-    the changelog key of session ``s-9`` was ``b'"s-9"'``: partitioned by murmur2 of other bytes
-    than the input key ``b"s-9"``. 12 of 20 sample sessions on 2 partitions had their state in
-    another changelog partition than their commands' input partition, and a rebalance restored it
-    on a worker that never reads them. Raw keys co-partition state and input (read back as ``str``).
-    """
-
-    def _serializer_from_type(self, typ: Any) -> Any:
-        return "raw" if typ is str else super()._serializer_from_type(typ)
-
-
 class Worker:
     """A LabStream worker: one Faust app with its three agents."""
 
@@ -129,7 +115,7 @@ class Worker:
         self.app = BatchApp(settings.app_id, **faust_settings(settings))
         self.app.fetch_max_wait_ms = settings.fetch_max_wait_ms
         self.model_registry = ModelRegistry.from_settings(settings)  # signing key from settings
-        self.model = ModelHolder(self._initial_model())
+        self.model = ModelHolder(self._promoted_model())
         self.model_follower = ModelFollower(self.model_registry, self.model.detector.version)
         self._set_model_metrics()
         self.processed: dict[tuple[str, int], int] = {}
@@ -144,24 +130,15 @@ class Worker:
         self._build()
 
     # --- construction -----------------------------------------------------
-    def _initial_model(self) -> Any:
-        """The promoted model. None promoted: production refuses to start; development trains a
-        SYNTHETIC stand-in and logs a warning saying so."""
+    def _promoted_model(self) -> Any:
+        """The promoted model. With none, the worker refuses to start: whether to train a stand-in
+        instead is the composition root's decision (``labstream.runtime.ensure_serving_model``)."""
         if self.model_registry.current_version() is None:
-            if self.settings.environment == "production":
-                raise ConfigurationError(
-                    f"no promoted anomaly model in {self.settings.model_dir}: the worker will not score "
-                    f"production traffic with a synthetic stand-in. Train and promote one first: "
-                    f"`{TRAIN_AND_PROMOTE}` (or `labstream model promote VERSION` for a stored one)"
-                )
-            log.warning(
-                "NO PROMOTED MODEL in %s: training and promoting a model on SYNTHETIC traffic "
-                "(development only; production refuses to start). Alerts are not meaningful for "
-                "real devices until you run `%s`",
-                self.settings.model_dir,
-                TRAIN_AND_PROMOTE,
+            raise ConfigurationError(
+                f"no promoted anomaly model in {self.settings.model_dir}: a worker serves the promoted "
+                "model, and `labstream worker` decides what happens without one"
             )
-        return self.model_registry.ensure_model(seed=42)
+        return self.model_registry.load_current()
 
     def _table(self, name: str) -> Any:
         return self.app.tables.add(
@@ -265,7 +242,7 @@ class Worker:
         )
 
     def _agent(self, name: str, topic_name: str, process: Process, batch: int) -> None:
-        """One agent per input topic, fed whole fetched batches (see :mod:`stream_processors.batching`).
+        """One agent per input topic, fed whole fetched batches (see :mod:`stream_processors.intake`).
 
         A batch is what one fetch returned for a partition (at most ``batch`` records), so the agent
         never waits for a batch to fill.
@@ -482,26 +459,9 @@ class Worker:
         return failures
 
     async def _known_changelogs(self, staged: Sequence[StagedTable]) -> None:
-        """Before a batch's table writes: the producer's metadata must know their changelog topics.
-
-        Faust picks a changelog record's partition from the producer's metadata without waiting for
-        it, and aiokafka's metadata refreshes fetch only the topics the producer has sent to: a
-        refresh after a send to a new topic (the first exercise facts) could drop a changelog topic,
-        and the next table write crashed the worker (``TypeError`` in ``key_partition``). A known
-        topic costs one dict lookup; an unknown one is waited for as ``producer.send`` waits (at
-        most 10 s). Tracking every changelog topic up front instead (``add_topic``) stalled the
-        workers of the kill -9 test on tansu.
-        """
-        client = self.app.producer._ensure_producer().client  # type: ignore[attr-defined]  # noqa: SLF001
-        for table in staged:
-            name = table.table.changelog_topic.get_topic_name()  # type: ignore[attr-defined]
-            if client.cluster.partitions_for_topic(name) is not None:
-                continue
-            try:
-                async with asyncio.timeout(10.0):
-                    await client._wait_on_metadata(name)  # noqa: SLF001 - what producer.send itself awaits
-            except (TimeoutError, KafkaError) as e:
-                log.warning("changelog topic not in the producer's metadata (%s)", type(e).__name__)
+        """Before a batch's table writes: the producer's metadata must know their changelog topics
+        (:func:`stream_processors.intake.wait_for_changelogs`)."""
+        await wait_for_changelogs(self.app, [t.table for t in staged])
 
     # --- timers -------------------------------------------------------------
     def _lock(self, name: str) -> asyncio.Lock:

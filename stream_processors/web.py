@@ -1,7 +1,8 @@
 """The worker's HTTP endpoints: ``/health``, ``/ready``, ``/metrics`` (and ``/analyze``).
 
 Faust's own debugging views (router, tables, graph, stats) are switched off in
-:func:`stream_processors.app.faust_settings`; these are what a worker exposes.
+:func:`stream_processors.app.faust_settings`, and its production index by the worker's web
+driver (:data:`WEB_DRIVER`); these are what a worker exposes.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from typing import Any
 
 import faust
 from faust.web import View
+from faust.web.drivers import DRIVERS
+from faust.web.drivers.aiohttp import Web as AiohttpWeb
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from detector import Detector
@@ -19,13 +22,22 @@ from stream_processors.analyze_api import judge_analyze
 _MAX_ANALYZE_BYTES = 64 * 1024
 
 
-def _drop_production_index(app: Any) -> None:
-    """Faust mounts its production index at ``/`` (``{"status": "OK"}``) whenever the stats views
-    are off, and no setting turns it off; a worker exposes nothing but the views below
-    (``tests/stream_processors/test_web_exposure.py``). Dropped before the web server applies blueprints."""
-    manager = app.web.blueprints
-    enabled = manager._enabled  # noqa: SLF001 - BlueprintManager has no public way to remove one
-    manager._enabled = [(prefix, bp) for prefix, bp in enabled if "production_index" not in str(bp)]  # noqa: SLF001
+class WorkerWeb(AiohttpWeb):
+    """Faust's aiohttp web server without its production index.
+
+    Faust mounts ``production_blueprints`` (an index at ``/`` answering ``{"status": "OK"}``)
+    whenever the stats views are off, and no setting turns it off; its public class attribute
+    does. A worker exposes nothing but the views of :func:`register_views`
+    (``tests/stream_processors/test_web_exposure.py``).
+    """
+
+    production_blueprints = ()
+
+
+WEB_DRIVER = "labstream-worker://"
+"""``faust.App(web=...)`` for :class:`WorkerWeb`: registered in Faust's web driver registry."""
+
+DRIVERS[WEB_DRIVER.partition(":")[0]] = f"{__name__}:WorkerWeb"
 
 
 def register_views(
@@ -37,7 +49,6 @@ def register_views(
 ) -> None:
     """Mount the views on ``app``: they read the metrics ``registry`` and the model ``get_detector``
     returns now (it changes when a new one is promoted), nothing else of the worker."""
-    _drop_production_index(app)
 
     @app.page("/health")
     async def health(self: Any, request: Any) -> Any:

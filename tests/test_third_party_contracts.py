@@ -6,6 +6,8 @@ degrading quietly (a fetch wait back at its default, a freeze that no longer fre
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 import inspect
 
 import aiokafka
@@ -24,43 +26,115 @@ def _source(obj: object) -> str:
 
 
 async def test_aiokafka_passes_its_private_fetch_wait_to_the_fetcher() -> None:
-    # stream_processors/batching.py BatchConsumerThread sets consumer._fetch_max_wait_ms before start()
+    # stream_processors/intake.py BatchConsumerThread sets consumer._fetch_max_wait_ms before start()
     consumer = aiokafka.AIOKafkaConsumer(bootstrap_servers="127.0.0.1:1", fetch_max_wait_ms=123)
     assert consumer._fetch_max_wait_ms == 123  # noqa: SLF001
     assert "fetch_max_wait_ms=self._fetch_max_wait_ms" in _source(aiokafka.AIOKafkaConsumer.start)
 
 
 def test_faust_consumer_thread_builds_its_consumer_in_the_method_we_override() -> None:
+    # stream_processors/intake.py BatchConsumer._new_consumer_thread, BatchConsumerThread
+    from faust.transport.consumer import ThreadDelegateConsumer
     from faust.transport.drivers import aiokafka as faust_aiokafka
 
     params = inspect.signature(faust_aiokafka.AIOKafkaConsumerThread._create_worker_consumer).parameters
     assert list(params) == ["self", "transport"]
+    assert "return self._create_worker_consumer(transport)" in _source(
+        faust_aiokafka.AIOKafkaConsumerThread._create_consumer
+    )
+    assert list(inspect.signature(faust_aiokafka.Consumer._new_consumer_thread).parameters) == ["self"]
+    assert "self._thread = self._new_consumer_thread()" in _source(ThreadDelegateConsumer.__init__)
+
+
+# sha256 of faust-streaming 0.15.3's Consumer._drain_messages, the loop BatchConsumer._drain_messages
+# copies: an upgrade that changes Faust's loop fails here, so the copy is read against it again.
+_FAUST_DRAIN_MESSAGES_SHA256 = "44a2500309e83c630493f6828af50166ec8d96a0b3e4fb2bab735f704ae93417"
+
+
+def test_faust_fetch_loop_is_the_one_our_copy_was_made_from() -> None:
+    # stream_processors/intake.py BatchConsumer._drain_messages (a copy, batching added)
+    from faust.transport.consumer import Consumer
+
+    source = _source(Consumer._drain_messages)
+    assert hashlib.sha256(source.encode()).hexdigest() == _FAUST_DRAIN_MESSAGES_SHA256
+    assert list(inspect.signature(Consumer._drain_messages).parameters) == ["self", "fetcher"]
+    # the consumer internals the copy reads and writes, as Faust's own loop does
+    for used in (
+        "self._read_offset.__getitem__",
+        "self._read_offset.__setitem__",
+        "commit_every = self._commit_every",
+        "await self._add_gap(tp, r_offset + 1, offset)",
+        "if self._n_acked >= commit_every:",
+        "self._n_acked = 0",
+        "callback(message), self.suspend_flow.wait()",
+        "except self.consumer_stopped_errors:",
+    ):
+        assert used in source, used
+    assert list(inspect.signature(Consumer._add_gap).parameters) == ["self", "tp", "offset_from", "offset_to"]
+
+
+def test_faust_consumer_pauses_a_partition_through_buffered_partitions() -> None:
+    # stream_processors/intake.py BatchConsumer._feed: a partition revoked while its backlog waited
+    from faust.transport.consumer import Consumer
+
+    assert "self._buffered_partitions.add(tp)" in _source(Consumer.on_buffer_full)
+    assert "buffered_partitions.discard(tp)" in _source(Consumer.on_buffer_drop)
+    assert "tp in self._buffered_partitions" in _source(Consumer)
+
+
+def test_faust_app_builds_its_transport_in_the_method_we_override() -> None:
+    # stream_processors/intake.py BatchApp._new_transport -> BatchTransport (its Consumer class)
+    from faust.transport.drivers import aiokafka as faust_aiokafka
+
+    assert list(inspect.signature(faust.App._new_transport).parameters) == ["self"]
+    assert "self._transport = self._new_transport()" in _source(faust.App)
+    assert faust_aiokafka.Transport.Consumer is faust_aiokafka.Consumer
 
 
 def _app() -> faust.App:
     return faust.App("contract-test", **faust_settings(Settings(bootstrap_servers="127.0.0.1:1")))
 
 
-def test_faust_channels_fan_out_through_root_and_subscribers() -> None:
-    # stream_processors/batching.py _full: a put waits when a subscriber's queue is full
-    channel = _app().channel()
-    assert channel._root is None and channel._subscribers is not None  # noqa: SLF001
-    clone = channel.clone(is_iterator=True)
-    assert clone._root is channel and clone in channel._subscribers  # noqa: SLF001
+async def test_faust_channel_clones_take_the_queue_given_and_a_put_reaches_the_reading_ones() -> None:
+    # stream_processors/intake.py BatchChannel: public API only (clone(queue=...), put), but what
+    # BatchChannel.full() assumes: a put goes to every reading clone (is_iterator) and no other
+    app = _app()
+    app.flow_control.resume()  # a started worker's state; Faust starts it suspended
+    channel = faust.Channel(app, maxsize=2)
+    given = app.FlowControlQueue(maxsize=2, clear_on_resume=False)
+    reader = channel.clone(is_iterator=True, queue=given)
+    assert reader.queue is given
+    middle = channel.clone(is_iterator=False)  # what an agent keeps (its channel_iterator)
+    reader_of_middle = middle.clone(is_iterator=True)  # what its stream reads
+    await asyncio.wait_for(channel.put("batch"), 1)
+    assert (given.qsize(), reader_of_middle.queue.qsize(), middle.queue.qsize()) == (1, 1, 0)
 
 
 def test_faust_tables_pick_the_key_serializer_in_the_method_we_override() -> None:
-    # stream_processors/app.py RawKeyTable
+    # stream_processors/intake.py RawKeyTable
+    from faust.tables.base import Collection
+
     params = inspect.signature(faust.Table._serializer_from_type).parameters
     assert list(params) == ["self", "typ"]
+    assert "self.key_serializer = self._serializer_from_type(self.key_type)" in _source(Collection.__init__)
 
 
-def test_faust_blueprint_manager_keeps_its_blueprints_in_enabled() -> None:
-    # stream_processors/web.py _drop_production_index
+def test_faust_web_mounts_production_blueprints_from_the_class_attribute() -> None:
+    # stream_processors/web.py WorkerWeb: public API (Web.production_blueprints, the web driver
+    # registry), but the worker's web server must still be ours and drop the index
+    from faust.web.base import PRODUCTION_BLUEPRINTS, Web
+
+    from stream_processors.web import WorkerWeb
+
+    assert any("production_index" in str(bp) for _, bp in PRODUCTION_BLUEPRINTS)
+    assert Web.production_blueprints == PRODUCTION_BLUEPRINTS
+    assert "candidates.extend(self.production_blueprints)" in _source(Web._enabled_blueprints)
     app = _app()
-    enabled = app.web.blueprints._enabled  # noqa: SLF001
-    assert isinstance(enabled, list) and all(len(item) == 2 for item in enabled)
-    assert any("production_index" in str(bp) for _, bp in enabled)
+    assert type(app.web) is WorkerWeb
+    bare = faust.App("contract-test-bare", broker="kafka://127.0.0.1:1", web_stats_enabled=False)
+    assert type(bare.web) is not WorkerWeb  # Faust's own: the index that WorkerWeb drops
+    assert any("production_index" in str(bp) for _, bp in bare.web._enabled_blueprints())  # noqa: SLF001
+    assert not any("production_index" in str(bp) for _, bp in app.web._enabled_blueprints())  # noqa: SLF001
 
 
 def test_kafka_python_producer_internals_that_freeze_uses() -> None:
@@ -105,7 +179,7 @@ def test_prometheus_histogram_fields_that_observe_many_writes(labels: tuple[str,
 
 
 def test_producer_metadata_wait_that_known_changelogs_uses() -> None:
-    # stream_processors/app.py Worker._known_changelogs: Faust's producer's aiokafka client, and the
+    # stream_processors/intake.py wait_for_changelogs: Faust's producer's aiokafka client, and the
     # metadata wait aiokafka's own send awaits for a topic it does not know yet
     from aiokafka.client import AIOKafkaClient
     from aiokafka.cluster import ClusterMetadata

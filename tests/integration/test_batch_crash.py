@@ -8,7 +8,7 @@ offset: at-least-once, not exactly-once.)
 
 Until 2026-11-21 this lost up to 4,000 of the 6,000 events in about half the runs: Faust emptied
 the agents' queues when the restarted worker's recovery resumed the flow, and the cancelled put
-ended its fetcher (see ``stream_processors.batching.BatchChannel``).
+ended its fetcher (see ``stream_processors.intake.BatchChannel``).
 """
 
 from __future__ import annotations

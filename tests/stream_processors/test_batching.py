@@ -8,7 +8,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from schemas import LabCommand, NetworkMetrics
-from stream_processors.batching import Batch
+from stream_processors.intake import Batch
 from stream_processors.records import BatchResult, Record, parse, parse_many
 
 
@@ -109,7 +109,7 @@ def test_commands_batch_decoding() -> None:
 
 
 def _faust_app() -> Any:
-    from stream_processors.batching import BatchApp
+    from stream_processors.intake import BatchApp
 
     app = BatchApp(f"t-batching-{id(object())}", broker="kafka://127.0.0.1:1", store="memory://")
     app.flow_control.resume()  # a started worker's state; Faust starts it suspended
@@ -122,7 +122,7 @@ def _tp_messages(offsets: range) -> tuple[Any, list[Any]]:
 
 
 async def test_agent_channels_keep_their_batches_when_faust_resumes_flow() -> None:
-    from stream_processors.batching import BatchChannel
+    from stream_processors.intake import BatchChannel
 
     app = _faust_app()
     faust_default = app.channel(maxsize=4).clone(is_iterator=True)
@@ -138,7 +138,7 @@ async def test_agent_channels_keep_their_batches_when_faust_resumes_flow() -> No
 async def test_hand_over_queues_again_a_put_cancelled_by_a_queue_clear() -> None:
     import asyncio
 
-    from stream_processors.batching import BatchChannel
+    from stream_processors.intake import BatchChannel
 
     app = _faust_app()
     channel = BatchChannel(app, maxsize=1)
@@ -160,7 +160,7 @@ async def test_hand_over_queues_again_a_put_cancelled_by_a_queue_clear() -> None
 async def test_hand_over_does_not_drop_a_batch_when_the_flow_is_suspended() -> None:
     import asyncio
 
-    from stream_processors.batching import BatchChannel
+    from stream_processors.intake import BatchChannel
 
     app = _faust_app()
     consumer = app.consumer

@@ -14,7 +14,7 @@ import pytest
 from aiokafka import TopicPartition as TP  # what the fetch loop hands over
 from faust.types import TP as FaustTP
 
-from stream_processors.batching import MAX_BACKLOG, BatchChannel
+from stream_processors.intake import MAX_BACKLOG, BatchChannel
 from tests.stream_processors.test_batching import _faust_app
 
 

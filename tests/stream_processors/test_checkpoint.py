@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from stream_processors.batching import Batch
 from stream_processors.checkpoint import Checkpoint
+from stream_processors.intake import Batch
 
 
 class _FakeIntake:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from foundation.settings import Settings
-from stream_processors.app import create_worker
+from labstream.runtime import create_worker
 
 
 async def test_tampered_promoted_model_is_refused_not_fatal(

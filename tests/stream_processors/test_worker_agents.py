@@ -17,9 +17,10 @@ from faust.types import Message
 from prometheus_client import CollectorRegistry
 
 from foundation.settings import Settings
+from labstream.runtime import create_worker
 from schemas import Alert, CategorizedCommand, DeadLetter, NetworkMetrics
-from stream_processors.app import Worker, create_worker
-from stream_processors.batching import Batch
+from stream_processors.app import Worker
+from stream_processors.intake import Batch
 from stream_processors.records import Output
 from tests.fixtures.kafka import consume_all
 

@@ -21,8 +21,9 @@ from prometheus_client import CollectorRegistry
 
 from foundation.settings import Settings
 from labstream.broker import ensure_topics
+from labstream.runtime import create_worker
 from schemas import Alert, CategorizedCommand, DeadLetter, NetworkMetrics
-from stream_processors.app import Worker, create_worker
+from stream_processors.app import Worker
 from stream_processors.exceptions import TransientError
 from stream_processors.records import MAX_DEAD_KEY, BatchResult, Record
 from tests.fixtures.kafka import consume_all

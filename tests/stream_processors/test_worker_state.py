@@ -15,7 +15,8 @@ from prometheus_client import CollectorRegistry
 
 from foundation.exceptions import ConfigurationError
 from foundation.settings import Settings
-from stream_processors.app import Worker, create_worker
+from labstream.runtime import create_worker
+from stream_processors.app import Worker
 from stream_processors.expiry import raw_partition
 from tests.fixtures.kafka import consume_all, worker_env
 from tests.stream_processors.test_worker_agents import _acked, _batch, _command, worker  # noqa: F401
@@ -43,7 +44,7 @@ def test_development_keeps_the_synthetic_model_with_a_loud_warning(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     s = Settings(bootstrap_servers="127.0.0.1:1", model_dir=tmp_path / "models", data_dir=tmp_path)
-    with caplog.at_level(logging.WARNING, logger="stream_processors.app"):
+    with caplog.at_level(logging.WARNING, logger="labstream.runtime"):
         w = create_worker(s, CollectorRegistry())
     assert w.model_registry.metadata(w.model.detector.version)["data"]["synthetic"] is True
     [warning] = [r for r in caplog.records if "NO PROMOTED MODEL" in r.getMessage()]

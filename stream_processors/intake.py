@@ -1,13 +1,21 @@
-"""Whole fetched batches for LabStream's agents, instead of Faust's one-event-at-a-time path.
+"""The worker's intake: every place it touches Faust's or aiokafka's internals, in this one module.
 
-Profiling a worker (py-spy, 2026-11-21) showed Faust's per-event path as the
-wall: for every record the fetch loop awaits ``wait_first`` (two tasks), the
-conductor decodes it and queues an ``Event``, the stream takes it back out,
-runs the ``take_events`` processor and acks it. Here the consumer's fetch
-loop hands each partition's records of a fetch to the agent's channel as one
-:class:`Batch` (one queue put per batch), for the topics registered with
-:meth:`BatchApp.route_batches`. Everything else (table changelogs, other
-topics) keeps Faust's own per-message path.
+What the rest of the worker sees is public: :class:`BatchApp` (a ``faust.App`` with
+:meth:`~BatchApp.route_batches`), :class:`BatchChannel`, :class:`Batch` (``begin``/``ack``),
+:class:`RawKeyTable` and :func:`wait_for_changelogs`. Each third-party internal used below has a
+contract test in ``tests/test_third_party_contracts.py`` that fails when an upgrade changes it
+(the table in ``docs/architecture.md`` lists them); ``faust-streaming`` and ``aiokafka`` are pinned
+exactly in ``pyproject.toml``. Where Faust has a public way, it is used: an agent's queue comes
+through ``Channel.clone(queue=...)`` (``Channel(queue=...)``), and the worker's web server drops
+Faust's index through ``Web.production_blueprints`` (``stream_processors/web.py``).
+
+Whole fetched batches, instead of Faust's one-event-at-a-time path: the
+consumer's fetch loop hands each partition's records of a fetch to the agent's
+channel as one :class:`Batch` (one queue put per batch), for the topics
+registered with :meth:`BatchApp.route_batches`. Everything else (table
+changelogs, other topics) keeps Faust's own per-message path. Faust's per-event
+path (``wait_first`` on two tasks, an ``Event`` queued and taken back out per
+record) was the wall in a profile of the worker (py-spy).
 
 Faust's guarantees are kept explicitly:
 
@@ -35,10 +43,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import weakref
 from collections import deque
+from collections.abc import Iterable
 from typing import Any
 
 import faust
+from aiokafka.errors import KafkaError
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP
 
@@ -77,7 +88,16 @@ class Batch:
 
 
 class BatchConsumer(faust_aiokafka.Consumer):
-    """Faust's aiokafka consumer, delivering routed topics in batches."""
+    """Faust's aiokafka consumer, delivering routed topics in batches.
+
+    Faust has no public hook for this, so this is where the worker relies on Faust's consumer
+    internals: ``_drain_messages`` is a copy of faust-streaming 0.15.3's fetch loop (batching
+    added, gaps not recorded for routed topics), reading and writing ``_read_offset``, ``_add_gap``,
+    ``_commit_every`` and ``_n_acked`` as Faust's loop does; ``_new_consumer_thread`` builds
+    :class:`BatchConsumerThread`; a partition's backlog pauses its fetching through the public
+    ``on_buffer_full``/``on_buffer_drop`` and, for a partition revoked meanwhile,
+    ``_buffered_partitions``.
+    """
 
     _backlogs: dict[Any, deque[list[Any]]]
     _feeders: dict[Any, asyncio.Task[None]]
@@ -149,7 +169,7 @@ class BatchConsumer(faust_aiokafka.Consumer):
         tp = TP(tp.topic, tp.partition)  # aiokafka's TopicPartition: Faust's partition sets hold its own TP
         backlogs = self.__dict__.setdefault("_backlogs", {})
         backlog = backlogs.get(tp)
-        if backlog is None and not _full(channel):
+        if backlog is None and not channel.full():
             await self._hand_over(tp, messages, channel)
             return
         if backlog is None:
@@ -213,32 +233,43 @@ class BatchConsumer(faust_aiokafka.Consumer):
                 )
 
 
-def _full(channel: Any) -> bool:
-    """Whether a put on ``channel`` would wait: one of its subscribers' queues is full."""
-    root = channel._root if channel._root is not None else channel  # noqa: SLF001 - Faust's fan-out
-    return any(sub.queue.full() for sub in root._subscribers)  # noqa: SLF001
-
-
 class BatchChannel(faust.Channel):
     """A channel whose queues are not cleared when Faust resumes flow after a rebalance.
 
-    Faust creates every channel queue with ``clear_on_resume=True``: at the end of each recovery
-    ``flow_control.resume()`` empties the queues and cancels a waiting ``put``. For Faust's own
-    per-event path the cleared events are re-read from the committed offset. For batches it lost
-    events twice over (found with ``labstream worker --log-level info`` and a task dump on
-    2026-11-21, tests/integration/test_batch_crash.py): the queued batches of a partition with
-    no committed offset yet were never re-read, and the cancelled put ended Faust's fetcher task
-    without a word, so the worker stopped consuming altogether (4,000 of 6,000 events without
-    output). Batches queued here are processed whatever the rebalance; they are acked only after
-    their outputs are delivered, so the commit never passes them.
+    Faust creates a channel's queues with ``clear_on_resume=True``: at the end of each recovery
+    ``flow_control.resume()`` empties them and cancels a waiting ``put``. For Faust's own per-event
+    path the cleared events are re-read from the committed offset. For batches it lost events twice
+    over (``tests/integration/test_batch_crash.py``): the queued batches of a partition with no
+    committed offset yet were never re-read, and the cancelled put ended Faust's fetcher task
+    without a word, so the worker stopped consuming altogether. Batches queued here are processed
+    whatever the rebalance; they are acked only after their outputs are delivered, so the commit
+    never passes them.
+
+    An agent reads a clone of a clone of its channel, never the channel itself, so every clone is
+    given its queue through Faust's public ``clone(queue=...)`` (which builds the clone with
+    ``Channel(queue=...)``). The clones that read (``is_iterator``, Faust's subscribers) are
+    remembered, weakly as Faust does, so :meth:`full` can tell whether a put would wait.
     """
 
-    @property
-    def queue(self) -> Any:
-        if self._queue is None:
-            maxsize = self.maxsize if self.maxsize is not None else self.app.conf.stream_buffer_maxsize
-            self._queue = self.app.FlowControlQueue(maxsize=maxsize, clear_on_resume=False)
-        return self._queue
+    def clone(self, *, is_iterator: bool | None = None, **kwargs: Any) -> Any:
+        maxsize = kwargs.get("maxsize", self.maxsize)
+        if maxsize is None:
+            maxsize = self.app.conf.stream_buffer_maxsize
+        kwargs.setdefault("queue", self.app.FlowControlQueue(maxsize=maxsize, clear_on_resume=False))
+        clone: Any = super().clone(is_iterator=is_iterator, **kwargs)
+        readers = self._readers()
+        clone.__dict__["_labstream_readers"] = readers  # one set for a channel and all its clones
+        if clone.is_iterator:
+            readers.add(clone)
+        return clone
+
+    def _readers(self) -> weakref.WeakSet[Any]:
+        readers: weakref.WeakSet[Any] = self.__dict__.setdefault("_labstream_readers", weakref.WeakSet())
+        return readers
+
+    def full(self) -> bool:
+        """Whether a ``put`` would wait: one of the queues it puts into (its readers') is full."""
+        return any(reader.queue.full() for reader in self._readers())
 
 
 class BatchConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
@@ -274,3 +305,41 @@ class BatchApp(faust.App):
 
     def _new_transport(self) -> Any:
         return BatchTransport(self.conf.broker_consumer, self)
+
+
+class RawKeyTable(faust.Table):
+    """A Faust table whose ``str`` keys go to its changelog as their UTF-8 bytes, like the input keys.
+
+    Faust picks a table's key serializer from ``key_type`` (``str``: JSON), not from the schema, so
+    the changelog key of session ``s-9`` would be ``b'"s-9"'``: partitioned by murmur2 of other
+    bytes than the input key ``b"s-9"``, so a rebalance could restore a session's state on a worker
+    that never reads its commands. Raw keys co-partition state and input (read back as ``str``).
+    Faust has no public setting for it: this overrides ``Collection._serializer_from_type``.
+    """
+
+    def _serializer_from_type(self, typ: Any) -> Any:
+        return "raw" if typ is str else super()._serializer_from_type(typ)
+
+
+async def wait_for_changelogs(app: faust.App, tables: Iterable[Any]) -> None:
+    """Before table writes: the producer's metadata must know the ``tables``' changelog topics.
+
+    Faust picks a changelog record's partition from the producer's metadata without waiting for
+    it, and aiokafka's metadata refreshes fetch only the topics the producer has sent to: a refresh
+    after a send to a new topic (the first exercise facts) could drop a changelog topic, and the
+    next table write crashed the worker (``TypeError`` in ``key_partition``). A known topic costs
+    one dict lookup; an unknown one is waited for as ``producer.send`` waits (at most 10 s), through
+    Faust's producer's aiokafka client (``_ensure_producer``, ``_wait_on_metadata``: no public way).
+    Tracking every changelog topic up front instead (``add_topic``) stalled the workers of the
+    kill -9 test on tansu.
+    """
+    client = app.producer._ensure_producer().client  # type: ignore[attr-defined]  # noqa: SLF001
+    for table in tables:
+        name = table.changelog_topic.get_topic_name()
+        if client.cluster.partitions_for_topic(name) is not None:
+            continue
+        try:
+            async with asyncio.timeout(10.0):
+                await client._wait_on_metadata(name)  # noqa: SLF001 - what producer.send itself awaits
+        except (TimeoutError, KafkaError) as e:
+            log.warning("changelog topic not in the producer's metadata (%s)", type(e).__name__)
