@@ -23,9 +23,10 @@ from faust.types import Message
 from prometheus_client import CollectorRegistry
 
 from foundation.settings import Settings
+from labstream.runtime import create_worker
 from schemas import NetworkMetrics
-from stream_processors.app import Worker, create_worker
-from stream_processors.batching import Batch
+from stream_processors.app import Worker
+from stream_processors.intake import Batch
 from tests.fixtures.metrics import normal_reading
 from tests.stream_processors.test_worker_agents import _acked
 from tests.stream_processors.test_worker_hostile import _started
