@@ -21,6 +21,7 @@ import psutil
 
 from foundation.settings import Settings
 from labstream.broker import free_port
+from labstream.processes import stop_process
 
 _EVENTS_IN = re.compile(rb'^labstream_events_in_total\{topic="([^"]+)"\} ([0-9.e+]+)$', re.M)
 
@@ -86,14 +87,7 @@ class BenchWorker:
         return self.proc.pid
 
     def stop(self) -> None:
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        self.proc.terminate()
-        try:
-            self.proc.wait(30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(10)
+        stop_process(self.proc, 30)
 
 
 def drain_rate(workers: list[BenchWorker], topic: str, n: int, timeout: float = 600.0) -> float:

@@ -36,7 +36,7 @@ from typing import Any
 
 from kafka import KafkaProducer
 
-from foundation.api_guard import ApiGuard
+from foundation.api_guard import install_api_guard
 from foundation.settings import Settings, Topics
 from labstream.broker import EmbeddedBroker, ensure_topics
 from producers import Collector, validate_event
@@ -178,13 +178,7 @@ def _http_rate(bootstrap: str, tmp: Path, bodies: list[bytes], n_events: int, du
         # the guard as `labstream api` installs it: the ingest route needs its credentials
         app = FastAPI()
         app.include_router(ingest_router(s, c, durable=durable))
-        app.add_middleware(
-            ApiGuard,
-            tokens=s.api_tokens,
-            max_body_bytes=s.api_max_request_bytes,
-            per_token_per_minute=s.api_rate_limit_per_minute,
-            auth_failures_per_minute=s.api_auth_failures_per_minute,
-        )
+        install_api_guard(app, s)
         port = free_port()
         server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
         thread = threading.Thread(target=server.run, daemon=True)

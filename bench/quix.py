@@ -39,6 +39,7 @@ from bench._workers import BenchWorker, drain_rate, env_for
 from bench.pipeline import _Bench, _row
 from foundation.settings import Settings
 from labstream.broker import ensure_topics
+from labstream.processes import stop_process
 
 ROOT = Path(__file__).resolve().parents[1]
 QUIX_PYTHON_ENV = "LABSTREAM_BENCH_QUIX_PYTHON"
@@ -101,13 +102,7 @@ class QuixApp:
         return out
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
+        stop_process(self.proc, 30)
 
 
 def _group_lag(bootstrap: str, group: str, topic: str) -> int | None:

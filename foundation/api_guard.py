@@ -54,9 +54,12 @@ from pydantic import SecretStr
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from foundation.settings import Settings
+
 __all__ = [
     "PUBLIC_PATHS",
     "ApiGuard",
+    "install_api_guard",
     "RateLimiter",
     "bound_errors",
     "install_bounded_validation_errors",
@@ -285,3 +288,15 @@ def install_bounded_validation_errors(app: Any, limit: int) -> None:
         return JSONResponse({"detail": listed, "errors_not_listed": rest}, status_code=422)
 
     app.add_exception_handler(RequestValidationError, handler)
+
+
+def install_api_guard(app: Any, settings: Settings) -> None:
+    """Put :class:`ApiGuard` around ``app`` with the settings' tokens and limits (what
+    ``labstream api`` runs; middleware added after it wraps it)."""
+    app.add_middleware(
+        ApiGuard,
+        tokens=settings.api_tokens,
+        max_body_bytes=settings.api_max_request_bytes,
+        per_token_per_minute=settings.api_rate_limit_per_minute,
+        auth_failures_per_minute=settings.api_auth_failures_per_minute,
+    )

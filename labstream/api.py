@@ -34,7 +34,7 @@ from fastapi import APIRouter, FastAPI, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from detector import ModelRegistry
-from foundation.api_guard import PUBLIC_PATHS, ApiGuard, install_bounded_validation_errors
+from foundation.api_guard import PUBLIC_PATHS, install_api_guard, install_bounded_validation_errors
 from foundation.settings import Settings
 from labstream.tutor import TutorViews, tutor_router
 from producers import Collector
@@ -91,13 +91,7 @@ def create_api(
         app.include_router(router)
     install_bounded_validation_errors(app, settings.api_max_listed_errors)
     # inside the request counter below (added later, so outside), which thus counts refusals too
-    app.add_middleware(
-        ApiGuard,
-        tokens=settings.api_tokens,
-        max_body_bytes=settings.api_max_request_bytes,
-        per_token_per_minute=settings.api_rate_limit_per_minute,
-        auth_failures_per_minute=settings.api_auth_failures_per_minute,
-    )
+    install_api_guard(app, settings)
 
     @app.get("/metrics", include_in_schema=False)
     def prometheus_metrics() -> Response:

@@ -24,6 +24,7 @@ from types import TracebackType
 
 from foundation.exceptions import BrokerError
 from foundation.kafka_topics import topic_configs
+from labstream.processes import stop_process
 
 log = logging.getLogger(__name__)
 
@@ -177,14 +178,7 @@ class EmbeddedBroker:
 
     def stop(self, timeout: float = 5.0) -> None:
         proc, self._proc = self._proc, None
-        if proc is None or proc.poll() is not None:
-            return
-        proc.terminate()
-        try:
-            proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout)
+        stop_process(proc, timeout)
 
     def alive(self) -> bool:
         return self._proc is not None and self._proc.poll() is None

@@ -33,6 +33,7 @@ from typing import Any
 
 from foundation.exceptions import BrokerError
 from labstream.broker import _die_with_parent, _wait_for_port, free_port, wait_for_kafka
+from labstream.processes import stop_process
 
 log = logging.getLogger(__name__)
 
@@ -423,18 +424,7 @@ class KafkaCluster:
 
     def stop_node(self, node_id: int, *, kill: bool = False, timeout: float = 60.0) -> None:
         """Stop one node: SIGTERM (controlled shutdown) or, with ``kill``, SIGKILL."""
-        proc = self._procs.pop(node_id, None)
-        if proc is None or proc.poll() is not None:
-            return
-        if kill:
-            proc.kill()
-        else:
-            proc.terminate()
-        try:
-            proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)
+        stop_process(self._procs.pop(node_id, None), timeout, kill=kill)
 
     def stop(self, timeout: float = 60.0) -> None:
         """Stop every node: SIGTERM to all at once, then wait (brokers shut down in parallel)."""

@@ -20,6 +20,7 @@ from typing import Any
 
 from foundation.settings import Settings
 from labstream.broker import free_port
+from labstream.processes import stop_process
 
 
 class _OutputWatcher(threading.Thread):
@@ -86,17 +87,6 @@ def _start_worker(settings: Settings, web_port: int) -> subprocess.Popen[bytes]:
     )
 
 
-def _stop_process(proc: subprocess.Popen[bytes], timeout: float = 20.0) -> None:
-    if proc.poll() is not None:
-        return
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(timeout)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(5)
-
-
 def _summary(published: Counter[str], watcher: _OutputWatcher, seconds: float) -> str:
     lines = [f"\nLabStream ran {seconds:.0f} s.", "Events published per input topic:"]
     for topic, n in sorted(published.items()):
@@ -149,7 +139,7 @@ def run_up(settings: Settings, *, duration: float | None, rate: float, seed: int
                         time.sleep(0.5)
         finally:
             raw.close()
-            _stop_process(worker)
+            stop_process(worker)
             watcher.stop()
             watcher.join(10)
         print(_summary(demo.published, watcher, time.monotonic() - started), flush=True)
