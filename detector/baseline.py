@@ -23,7 +23,13 @@ global model decides, except that from ``self_check_after`` readings on, a readi
 the global model flags must also deviate from the device's own readings so far
 (either statistic beyond its threshold): a device that is merely unlike the
 training fleet (thousands of connections, 90 % utilisation) stops alerting once it
-has shown that this is its normal. An event of a warmed-up device judged anomalous
+has shown that this is its normal. With ``defer_level``, before ``self_check_after``
+readings the global model's flag counts only when the reading is anomalous to the
+fleet with its level features (latency, utilisation, connections) set to the fleet's
+medians, i.e. on packet loss and errors alone: at its first readings a device's own
+level cannot be told from an incident (a device living at 6,000 connections and a
+connection surge from minute 0 look alike), so a level unlike the fleet's waits until
+it also deviates from the device's own readings. An event of a warmed-up device judged anomalous
 does not update the baseline, and a normal one is clipped to ``clip_z`` robust std
 first, so an incident does not become the device's new normal.
 
@@ -75,6 +81,10 @@ class BaselineParams:
     # (0: off)
     warmup_learns_all: bool = False  # warm-up readings update the baseline even when flagged
     drop_floor: float = 0.0  # a fall is judged against at least this fraction of the level
+    defer_level: bool = False  # before self_check_after, the fleet judgement alone alerts only on
+    # device-independent evidence (loss, errors): a level unlike the fleet's waits for the device's own
+    defer_level_above: float = 3.0  # ... unless the fleet scores it this many decades above the threshold
+    # (far beyond any device of the fleet: a 2.5 s latency is news even at a device's first reading)
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,12 +173,14 @@ def sequential_pass(
     params: BaselineParams,
     thresholds: tuple[float, float],
     warm_anomalous: np.ndarray,
+    warm_independent: np.ndarray | None = None,
 ) -> PassResult:
     """Score rows against their devices' baselines and update ``state`` in place, in event order.
 
     ``thresholds`` are the raw (event, short-average) statistics at which a warmed-up device's
     event is anomalous (``inf`` while training); ``warm_anomalous`` flags warm-up rows the global
-    model judged anomalous.
+    model judged anomalous, ``warm_independent`` those it judged anomalous on loss and errors alone
+    (used with ``defer_level``; ``None``: no row).
     """
     n, mean, mad, short, trend = state
     size = rows.shape[0]
@@ -210,7 +222,12 @@ def sequential_pass(
         own = (d >= thresholds[0]) | (ds >= thresholds[1])
         warm = warm_anomalous[r]
         if params.self_check_after > 0:
-            warm = warm & ((nd < params.self_check_after) | own)
+            early = nd < params.self_check_after
+            if params.defer_level:  # early on, only loss and errors: the device's level is not known yet
+                indep = warm_independent[r] if warm_independent is not None else np.zeros(r.size, dtype=bool)
+                warm = warm & np.where(early, indep, own)
+            else:
+                warm = warm & (early | own)
         anomalous = np.where(warmed, own, warm)
         out.dev_raw[r], out.smooth_raw[r], out.z[r], out.zs[r] = d, ds, z, zs
         out.expected[r], out.warmed[r], out.anomalous[r] = mu, warmed, anomalous

@@ -98,7 +98,7 @@ def _pr_auc(label: np.ndarray, score: np.ndarray) -> tuple[float, dict[str, list
 def evaluate(
     seed: int = 0,
     *,
-    target_false_alert_rate: float = 0.0005,
+    target_false_alert_rate: float = 0.00025,
     alert_window_s: float = 300.0,
     n_devices: int = 30,
     minutes: int = 2 * 1440,

@@ -81,7 +81,7 @@ def _detector(seed: int, target_false_alert_rate: float, alert_window_s: float) 
 def evaluate_sets(
     seeds: tuple[int, ...] = (0, 1, 2),
     *,
-    target_false_alert_rate: float = 0.0005,
+    target_false_alert_rate: float = 0.00025,
     alert_window_s: float = 300.0,
     datasets: tuple[DataSet, ...] = DATASETS,
 ) -> list[dict[str, Any]]:

@@ -15,6 +15,7 @@ model); severity bands are ``threshold + 2`` (medium) and ``threshold + 5`` (hig
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import MutableMapping, Sequence
 from dataclasses import dataclass
@@ -105,6 +106,8 @@ class Detector:
             self_check_after=int(p.get("self_check_after", 0)),
             warmup_learns_all=bool(p.get("warmup_learns_all", False)),
             drop_floor=float(p.get("drop_floor", 0.0)),
+            defer_level=bool(p.get("defer_level", False)),
+            defer_level_above=float(p.get("defer_level_above", 3.0)),
         )
         self.g_center = np.asarray(state["g_center"], dtype=np.float64)
         self.g_scale = np.asarray(state["g_scale"], dtype=np.float64)
@@ -156,6 +159,13 @@ class Detector:
         envelope = np.where(excess > 0, self.threshold + excess, 0.0)
         return np.maximum(forest, envelope)
 
+    def independent_scores(self, rows: np.ndarray) -> np.ndarray:
+        """The global score of what does not depend on a device's levels: each row with its latency,
+        utilisation and connections set to the fleet's medians, so only packet loss and errors count."""
+        neutral = np.array(rows, dtype=np.float64)
+        neutral[:, 1:4] = self.global_median[1:4]
+        return self.global_scores(neutral)
+
     def _forest_scores(self, x: np.ndarray) -> np.ndarray:
         """``self.forest.score_samples(x)``, bit for bit, without scikit-learn's per-call overhead.
 
@@ -179,9 +189,19 @@ class Detector:
         return flat.score_samples(x)
 
     def score_arrays(
-        self, rows: np.ndarray, device_ids: Sequence[str], baselines: MutableMapping[str, dict]
+        self,
+        rows: np.ndarray,
+        device_ids: Sequence[str],
+        baselines: MutableMapping[str, dict],
+        *,
+        defer_levels: bool = True,
     ) -> Scores:
-        """Score a batch and update ``baselines`` in place; arrays only (used by evaluation)."""
+        """Score a batch and update ``baselines`` in place; arrays only (used by evaluation).
+
+        ``defer_levels=False`` judges a device's first readings by the fleet alone even when the model
+        defers level evidence (``BaselineParams.defer_level``): for a reading judged on its own
+        (``/analyze``), there are no later readings of the device to wait for.
+        """
         rows = np.asarray(rows, dtype=np.float64)
         if rows.ndim != 2 or rows.shape[1] != 5 or rows.shape[0] != len(device_ids):
             raise ValueError(f"rows must be (n, 5) with n == len(device_ids); got {rows.shape}")
@@ -194,9 +214,17 @@ class Detector:
         # it, and a row it wrongly put past warm-up got no global score (a batch-size-dependent miss)
         in_warmup = state[0][inv] < self.params.warmup
         g = np.zeros(rows.shape[0])
+        independent = None
         if in_warmup.any():
             g[in_warmup] = self.global_scores(rows[in_warmup])
-        passed = sequential_pass(rows, inv, occ, state, self.params, self.raw_thresholds, g >= self.threshold)
+            if self.params.defer_level and defer_levels:
+                independent = np.zeros(rows.shape[0], dtype=bool)
+                far = g[in_warmup] >= self.threshold + self.params.defer_level_above
+                independent[in_warmup] = far | (self.independent_scores(rows[in_warmup]) >= self.threshold)
+        params = self.params if defer_levels else dataclasses.replace(self.params, defer_level=False)
+        passed = sequential_pass(
+            rows, inv, occ, state, params, self.raw_thresholds, g >= self.threshold, independent
+        )
         dev = self.d_cal.transform(passed.dev_raw)
         recent = self.s_cal.transform(passed.smooth_raw)
         score = np.where(passed.warmed, np.maximum(dev, recent) - _TWO_LOOKS, g)
@@ -204,10 +232,16 @@ class Detector:
         return Scores(score=score, is_anomaly=passed.anomalous, passed=passed)
 
     def score_batch(
-        self, rows: np.ndarray, device_ids: Sequence[str], baselines: MutableMapping[str, dict]
+        self,
+        rows: np.ndarray,
+        device_ids: Sequence[str],
+        baselines: MutableMapping[str, dict],
+        *,
+        defer_levels: bool = True,
     ) -> list[Verdict]:
-        """One :class:`Verdict` per row; ``baselines`` is updated in place, in event order."""
-        scores, anomalies = self.score_anomalies(rows, device_ids, baselines)
+        """One :class:`Verdict` per row; ``baselines`` is updated in place, in event order
+        (``defer_levels``: see :meth:`score_arrays`)."""
+        scores, anomalies = self.score_anomalies(rows, device_ids, baselines, defer_levels=defer_levels)
         out: list[Verdict] = []
         for i, score in enumerate(scores.tolist()):
             v = anomalies.get(i)
@@ -215,14 +249,19 @@ class Detector:
         return out
 
     def score_anomalies(
-        self, rows: np.ndarray, device_ids: Sequence[str], baselines: MutableMapping[str, dict]
+        self,
+        rows: np.ndarray,
+        device_ids: Sequence[str],
+        baselines: MutableMapping[str, dict],
+        *,
+        defer_levels: bool = True,
     ) -> tuple[np.ndarray, dict[int, Verdict]]:
         """Every row's score (an array) and a :class:`Verdict` for each anomalous row only, by row index.
 
         What :meth:`score_batch` computes, without a Python object per normal row: for a stream
         where anomalies are rare that is most of the cost. ``baselines`` is updated in place.
         """
-        s = self.score_arrays(rows, device_ids, baselines)
+        s = self.score_arrays(rows, device_ids, baselines, defer_levels=defer_levels)
         flagged = np.flatnonzero(s.is_anomaly).tolist()
         if not flagged:
             return s.score, {}

@@ -137,7 +137,7 @@ class ModelRegistry:
         model_dir: Path,
         *,
         signing_key: bytes | None = None,
-        target_false_alert_rate: float = 0.0005,
+        target_false_alert_rate: float = 0.00025,
         alert_window_s: float = 300.0,
     ) -> None:
         self.model_dir = Path(model_dir)
@@ -328,6 +328,8 @@ class ModelRegistry:
                 "self_check_after": det.params.self_check_after,
                 "warmup_learns_all": det.params.warmup_learns_all,
                 "drop_floor": det.params.drop_floor,
+                "defer_level": det.params.defer_level,
+                "defer_level_above": det.params.defer_level_above,
             },
             "drift_reference": _jsonable(det.state["reference"]),
             "evaluation": evaluation,

@@ -185,7 +185,7 @@ class Settings(BaseSettings):
 
     # --- detector -----------------------------------------------------------
     model_dir: Path = Field(default=Path(".labstream/models"))
-    target_false_alert_rate: float = Field(default=0.0005, gt=0, lt=0.5)
+    target_false_alert_rate: float = Field(default=0.00025, gt=0, lt=0.5)
     alert_window_s: float = Field(default=300.0, gt=0, description="One alert per device per window.")
     drift_window: int = Field(default=2000, ge=100)
     drift_psi_threshold: float = Field(default=0.25, gt=0)

@@ -74,7 +74,8 @@ class HealthResponse(BaseModel):
 def analyze_reading(det: Detector, values: dict[str, Any]) -> AnalyzeResponse:
     """Score one validated reading (the five metrics) on its own; shared by the API and the worker."""
     row = np.array([[float(values[f]) for f in METRIC_FIELDS]])
-    [v] = det.score_batch(row, ["api"], {})
+    # one reading on its own: judged by the fleet at once (no later readings of a device to wait for)
+    [v] = det.score_batch(row, ["api"], {}, defer_levels=False)
     return AnalyzeResponse(
         is_anomaly=v.is_anomaly,
         anomaly_score=v.score,
