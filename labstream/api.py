@@ -86,7 +86,7 @@ def create_api(
     app.state.collector = collector
     app.state.registry = registry
     app.state.tutor_views = tutor_views
-    tutor = tutor_router(settings, collector.pseudonymizer, tutor_views)
+    tutor = tutor_router(collector.pseudonymizer, tutor_views)
     for router in [*_routers(settings, collector, registry), tutor, *routers]:
         app.include_router(router)
     install_bounded_validation_errors(app, settings.api_max_listed_errors)

@@ -161,7 +161,7 @@ def _asset(name: str) -> bytes:
     return resources.files("labstream").joinpath("tutor_assets", name).read_bytes()
 
 
-def tutor_router(settings: Settings, pseudonymizer: Pseudonymizer, views: TutorViews) -> APIRouter:
+def tutor_router(pseudonymizer: Pseudonymizer, views: TutorViews) -> APIRouter:
     """``/tutor`` (page, script, style, its JSON) and ``/v1/insights/exercises``, behind the API tokens."""
 
     def follow() -> None:

@@ -9,7 +9,6 @@ import httpx
 from fastapi import FastAPI
 
 from foundation.api_guard import ApiGuard
-from foundation.settings import Settings
 from labstream.tutor import tutor_router
 from producers import Pseudonymizer
 
@@ -52,10 +51,9 @@ class FakeViews:
 
 
 def _app(guarded: bool) -> tuple[FastAPI, FakeViews]:
-    settings = Settings(bootstrap_servers="127.0.0.1:1", api_tokens=[TOKEN])  # type: ignore[list-item]
     views = FakeViews()
     app = FastAPI()
-    app.include_router(tutor_router(settings, Pseudonymizer(b"k" * 32, "k1"), views))  # type: ignore[arg-type]
+    app.include_router(tutor_router(Pseudonymizer(b"k" * 32, "k1"), views))  # type: ignore[arg-type]
     if guarded:
         app.add_middleware(ApiGuard, tokens=[TOKEN], max_body_bytes=4096)
     return app, views
