@@ -13,12 +13,14 @@ from __future__ import annotations
 import contextlib
 import json
 import uuid
+import zlib
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from faust.assignor.client_assignment import ClientAssignment
+from aiokafka.coordinator.protocol import ConsumerProtocolMemberAssignment
+from faust.assignor.client_assignment import ClientAssignment, ClientMetadata
 from faust.types import Message
 from prometheus_client import CollectorRegistry
 
@@ -48,10 +50,27 @@ async def worker(settings_factory: Callable[..., Settings]) -> AsyncIterator[Wor
     actives = {
         t.changelog_topic.get_topic_name(): list(range(s.partitions)) for t in (w.sessions, w.students)
     }
-    w.app.assignor._assignment = ClientAssignment(actives=actives, standbys={})  # type: ignore[attr-defined]  # noqa: SLF001
+    _assign_as_sole_member(w, actives)
     yield w
     await w.app.producer.stop()
     await w.pool.close()
+
+
+def _assign_as_sole_member(w: Worker, actives: dict[str, list[int]]) -> None:
+    """Give the assignor what the group leader sends a one-member group, through its public method.
+
+    ``on_assignment`` is the assignor interface aiokafka's coordinator calls after a join; the user data
+    is Faust's own wire format (zlib-compressed ``ClientMetadata``). An upgrade that changes either makes
+    this fail loudly rather than leave the worker owning nothing.
+    """
+    metadata = ClientMetadata(
+        assignment=ClientAssignment(actives=actives, standbys={}),
+        url=str(w.app.conf.canonical_url),
+        changelog_distribution={},
+    )
+    assignment = ConsumerProtocolMemberAssignment(0, sorted(actives.items()), zlib.compress(metadata.dumps()))
+    w.app.assignor.on_assignment(assignment)
+    assert w.app.assignor.assigned_actives() == {(t, p) for t, ps in actives.items() for p in ps}
 
 
 class _Feed:
