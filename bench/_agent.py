@@ -9,14 +9,40 @@ and acking, the path LabStream used before its batch channel (for context).
 
 from __future__ import annotations
 
+import os
 import sys
+import time
+from pathlib import Path
 from typing import Any
 
+from bench._workers import GO_FILE_ENV
 from foundation.settings import Settings
 from stream_processors.app import create_worker
 from stream_processors.records import BatchResult, Record
 
 _TAKE_WITHIN_S = 0.2  # stock take_events waits this long for a batch to fill (LabStream's old default)
+
+
+def _wait_for_go() -> None:
+    """Start together with the other workers of a run, so they join the group's first generation together.
+
+    The heavy imports (Faust, aiokafka, scikit-learn, the CLI) are done before the wait, so the
+    workers' joins land within a fraction of a second of each other, inside the broker's
+    ``group.initial.rebalance.delay.ms``; without it the first worker takes every partition and the
+    second one's join rebalances the group in the middle of the measurement.
+    """
+    go = os.environ.get(GO_FILE_ENV)
+    if not go:
+        return
+    import labstream.cli  # noqa: F401 - the imports a worker needs, before the signal
+    import stream_processors.app  # noqa: F401
+
+    Path(f"{go}.loaded.{os.getpid()}").touch()
+    deadline = time.monotonic() + 300
+    while not Path(go).exists():
+        if time.monotonic() > deadline:
+            raise SystemExit(f"no start signal at {go} within 300 s")
+        time.sleep(0.01)
 
 
 def _noop(records: list[Record]) -> BatchResult:
@@ -56,6 +82,7 @@ def _stock_take_events(settings: Settings) -> None:
 
 def main(mode: str) -> int:
     """Run a worker the way ``labstream worker`` does (same CLI, logging and settings)."""
+    _wait_for_go()
     if mode == "take":
         _stock_take_events(Settings())
         return 0

@@ -23,6 +23,7 @@ from foundation.settings import Settings
 from labstream.broker import free_port
 from labstream.processes import stop_process
 
+GO_FILE_ENV = "BENCH_GO_FILE"  # see start_together and bench._agent
 _EVENTS_IN = re.compile(rb'^labstream_events_in_total\{topic="([^"]+)"\} ([0-9.e+]+)$', re.M)
 
 
@@ -35,18 +36,22 @@ def env_for(settings: Settings) -> dict[str, str]:
 class BenchWorker:
     """One worker subprocess; ``mode`` is ``pipeline`` or ``noop``."""
 
-    def __init__(self, settings: Settings, mode: str, log_dir: Path) -> None:
+    def __init__(self, settings: Settings, mode: str, log_dir: Path, go_file: Path | None = None) -> None:
         self.port = free_port()
         self.settings = settings.model_copy(update={"worker_web_port": self.port})
         self.mode = mode
+        self.go_file = go_file  # see start_together
         self.log_path = log_dir / f"worker-{mode}-{self.port}.log"
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> BenchWorker:
         log = self.log_path.open("ab")
+        env = env_for(self.settings)
+        if self.go_file is not None:
+            env[GO_FILE_ENV] = str(self.go_file)
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "bench._agent", self.mode],
-            env=env_for(self.settings),
+            env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
@@ -88,6 +93,36 @@ class BenchWorker:
 
     def stop(self) -> None:
         stop_process(self.proc, 30)
+
+
+def start_together(settings: Settings, mode: str, log_dir: Path, n: int) -> list[BenchWorker]:
+    """``n`` workers that start their Faust apps at the same moment, once all have imported everything.
+
+    With the broker's ``group.initial.rebalance.delay.ms`` (Apache Kafka's default is 3 s) they join
+    the group's first generation together: the measurement sees no rebalance.
+    """
+    go = log_dir / f"go-{free_port()}"
+    workers = [BenchWorker(settings, mode, log_dir, go_file=go).start() for _ in range(n)]
+    try:
+        _wait_loaded(workers, go, n)
+    except BaseException:
+        for w in workers:
+            w.stop()
+        raise
+    go.touch()
+    return workers
+
+
+def _wait_loaded(workers: list[BenchWorker], go: Path, n: int) -> None:
+    deadline = time.monotonic() + 300
+    while len(list(go.parent.glob(f"{go.name}.loaded.*"))) < n:
+        for w in workers:
+            assert w.proc is not None
+            if w.proc.poll() is not None:
+                raise RuntimeError(f"worker exited: see {w.log_path}")
+        if time.monotonic() > deadline:
+            raise RuntimeError("workers not loaded within 300 s")
+        time.sleep(0.05)
 
 
 def drain_rate(workers: list[BenchWorker], topic: str, n: int, timeout: float = 600.0) -> float:

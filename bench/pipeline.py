@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import _feed, _latency
-from bench._workers import BenchWorker, drain_rate
+from bench._workers import BenchWorker, drain_rate, start_together
 from foundation.settings import Settings, Topics
 from labstream.broker import ensure_topics
 
@@ -54,7 +54,7 @@ class _Bench:
         self, mode: str, topic: str, n: int, workers: int = 1, keep: bool = False
     ) -> tuple[float, list[Any]]:
         s = self.settings()
-        ws = [BenchWorker(s, mode, self.tmp).start() for _ in range(workers)]
+        ws = start_together(s, mode, self.tmp, workers)
         try:
             rate = drain_rate(ws, topic, n)
         except BaseException:

@@ -27,7 +27,11 @@ def run() -> list[dict[str, Any]]:
 
 def measure(quick: bool) -> list[dict[str, Any]]:
     with tempfile.TemporaryDirectory(prefix="labstream-bench-kafka-") as d:
-        with KafkaCluster(Path(d) / "kafka", nodes=1) as cluster:
+        # Kafka's default initial rebalance delay (the test cluster's is 0, for speed): workers started
+        # together (bench._workers.start_together) join the group's first generation together
+        with KafkaCluster(
+            Path(d) / "kafka", nodes=1, extra_properties={"group.initial.rebalance.delay.ms": "3000"}
+        ) as cluster:
             rows = pipeline.run(
                 cluster.bootstrap, quick=quick, kind="kafka", scale_partitions=SCALE_PARTITIONS
             )
