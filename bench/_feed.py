@@ -68,6 +68,30 @@ def metric_values(n_devices: int = 500) -> list[tuple[bytes, bytes]]:
     return out
 
 
+SPIKE = dict(
+    packet_loss=0.35, latency_ms=900.0, bandwidth_utilization=0.99, connection_count=5000, error_rate=0.6
+)
+
+
+def with_spikes(
+    pool: list[tuple[bytes, bytes]], every: int = 997, after: int = 2500
+) -> list[tuple[bytes, bytes]]:
+    """``pool`` with every ``every``-th event from index ``after`` on replaced by a spike of the same device.
+
+    ``after`` keeps the spikes past each device's first readings (500 devices: 5 readings each), so
+    both a worker and a peer judge them against the device's own baseline; the alerts they write
+    can then be compared (a pool of normal traffic alone gives none at today's false-alert rate).
+    The pool's readings share one event time, so a device's spikes are one incident: ``every`` is
+    prime to the 500 devices, each spike lands on another device (18 incidents in the 20,000-event pool).
+    """
+    out = list(pool)
+    for i in range(after, len(out), every):
+        key, value = out[i]
+        ev = NetworkMetrics.model_validate_json(value)
+        out[i] = (key, ev.model_copy(update=SPIKE).to_bytes())
+    return out
+
+
 def command_values(n_sessions: int = 200) -> list[tuple[bytes, bytes]]:
     """Lab commands: each session replays one vendor's session script in order."""
     out = []

@@ -15,11 +15,8 @@ import time
 import uuid
 from itertools import cycle
 
+from bench._feed import SPIKE
 from schemas import NetworkMetrics
-
-_SPIKE = dict(
-    packet_loss=0.35, latency_ms=900.0, bandwidth_utilization=0.99, connection_count=5000, error_rate=0.6
-)
 
 
 async def _produce(
@@ -47,7 +44,7 @@ async def _produce(
                 futures.append(await producer.send(topic, value, key=key))
                 n += 1
             if now >= next_probe:
-                ev = NetworkMetrics(device_id=f"latency-probe-{uuid.uuid4().hex[:12]}", **_SPIKE)
+                ev = NetworkMetrics(device_id=f"latency-probe-{uuid.uuid4().hex[:12]}", **SPIKE)
                 futures.append(await producer.send(topic, ev.to_bytes(), key=ev.device_id.encode()))
                 sent[str(ev.event_id)] = time.perf_counter()
                 next_probe += 1.0 / probes_per_s

@@ -174,7 +174,7 @@ def run(bootstrap: str, quick: bool = False) -> list[dict[str, Any]]:
         topic = b.topics.network_metrics
         quix_alerts = f"{b.topics.alerts}-quix"
         ensure_topics(bootstrap, [quix_alerts], b.partitions)
-        pool = _feed.metric_values()
+        pool = _feed.with_spikes(_feed.metric_values())  # some alerts to compare
         b.fill(topic, pool, n)
         raw = asyncio.run(_feed.raw_drain(bootstrap, topic, n))
 
