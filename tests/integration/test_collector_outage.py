@@ -1,7 +1,8 @@
 """Kafka goes away mid-publish, and the collector is SIGKILLed with a full spool: nothing is lost.
 
 "Kafka away" is the ``proxied_broker`` fixture (``tests/fixtures/proxy.py``): a TCP proxy on
-loopback that we cut and restore, in front of a tansu broker that keeps running.
+loopback that we cut and restore, in front of the session's Apache Kafka (its proxied listener
+advertises the proxy), which keeps running.
 """
 
 from __future__ import annotations
