@@ -14,6 +14,7 @@ import psutil
 import pytest
 
 from labstream.kafka_cluster import kafka_version, topic_replication
+from producers.delivery import broker_supports_idempotence
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -85,6 +86,9 @@ def test_three_node_cluster_replicates_stops_on_ctrl_c_and_keeps_its_data(tmp_pa
             f"Apache Kafka {kafka_version()}, 3 node(s)"
             in broker.stderr.readline() + broker.stderr.readline()
         )
+        # the collector's idempotence probe is the first InitProducerId of this fresh cluster: Kafka
+        # answers it COORDINATOR_LOAD_IN_PROGRESS, which must be asked again, not read as "no"
+        assert broker_supports_idempotence(bootstrap.split(","))
 
         # labstream topics: RF min(3, brokers) = 3, min.insync.replicas 2
         topics = subprocess.run(
