@@ -214,7 +214,8 @@ def _init_producer_id_once(sender: Any, manager: Any) -> None:
     """One pass of kafka-python 2.3.3's ``Sender._maybe_wait_for_producer_id`` loop, bounded.
 
     The same request and the same handling of its answer; waits at most ``request_timeout_ms`` in
-    all (kafka-python waits 30 s for the node, then for the answer with no limit, then loops).
+    all (kafka-python waits up to 30 s for a node, then for the answer, and loops until Kafka
+    grants an id).
     """
     client = sender._client  # noqa: SLF001
     timeout_ms = sender.config["request_timeout_ms"]
