@@ -153,9 +153,17 @@ class KafkaCluster:
         partitions: int = 2,
         log_level: str = "WARN",
         extra_properties: dict[str, str] | None = None,
+        proxied: tuple[int, int] | None = None,
     ) -> None:
+        """``proxied=(port, advertised_port)``: a second listener, ``PROXIED``, on ``port`` that
+        advertises ``advertised_port``, for a TCP proxy listening there and forwarding to ``port``
+        (tests cut it to take Kafka away from its clients). Clients that bootstrap through the
+        proxy are told the proxy's address, so all their connections go through it; the
+        ``PLAINTEXT`` listener (``bootstrap``) stays direct. One-node clusters only."""
         if nodes < 1:
             raise ValueError("a cluster needs at least one node")
+        if proxied is not None and nodes != 1:
+            raise ValueError("a proxied listener is for one-node clusters")
         self.data_dir = Path(data_dir).resolve()
         self.nodes = nodes
         self.host = host
@@ -164,6 +172,7 @@ class KafkaCluster:
         self.partitions = partitions
         self.log_level = log_level
         self.extra_properties = dict(extra_properties or {})
+        self.proxied = proxied
         self.replication_factor, self.min_insync = replication_for(nodes)
         self._procs: dict[int, subprocess.Popen[bytes]] = {}
         self._classpath: str | None = None
@@ -263,6 +272,11 @@ class KafkaCluster:
             "broker.session.timeout.ms": "6000",
             "broker.heartbeat.interval.ms": "1000",
         }
+        if self.proxied is not None:
+            port, advertised = self.proxied
+            props["listeners"] += f",PROXIED://{self.host}:{port}"
+            props["advertised.listeners"] += f",PROXIED://{self.host}:{advertised}"
+            props["listener.security.protocol.map"] += ",PROXIED:PLAINTEXT"
         props.update(self.extra_properties)
         return props
 

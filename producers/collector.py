@@ -490,7 +490,12 @@ class Collector:
         return self._drainer.wait_drained(timeout)
 
     def close(self, timeout: float | None = 10.0) -> None:
-        """Flush, stop the drainer and close; what is still spooled is drained at the next start."""
+        """Flush, stop the drainer and close; what is still spooled is drained at the next start.
+
+        Direct sends Kafka has not acknowledged within ``timeout`` (Kafka away or silent) are failed
+        into the spool, in send order, not left in kafka-python's memory (neither spooled nor
+        counted once the process ends): closing then takes up to one request timeout more.
+        """
         if self._closed:
             return
         self._closed = True
@@ -498,14 +503,7 @@ class Collector:
         producer = self.delivery.producer
         try:
             if producer is not None:
-                producer.flush(timeout)
-                try:
-                    producer.close(timeout)
-                except OSError as e:
-                    # kafka-python's close races its own sender thread after a timed-out flush: the
-                    # sender may have closed the client's wake-up socket first (EBADF). The producer
-                    # is closed either way; what it failed to send reaches the spool just below.
-                    log.warning("closing the Kafka producer: %s", type(e).__name__)
+                self._close_producer(producer, timeout)
         finally:
             self._spool_failed()
             if self._failed:
@@ -517,6 +515,28 @@ class Collector:
                 "closing with %d events in the spool; they are sent at the next start", self.spool.depth
             )
         self.spool.close()
+
+    def _close_producer(self, producer: Any, timeout: float | None) -> None:
+        try:
+            producer.flush(timeout)
+        except KafkaTimeoutError:
+            # frozen: it fails at once what it holds (none of it reaches Kafka later), and the
+            # failures reach the spool in close(); kafka-python's own close would wait on them again
+            log.warning("closing: sends Kafka did not acknowledge in %s s go to the spool", timeout)
+            freeze(producer)
+            request_s = float(self._producer_overrides.get("request_timeout_ms", 10000)) / 1000
+            try:
+                producer.flush(request_s + 5.0)
+            except KafkaTimeoutError:
+                log.error("closing: the Kafka producer did not fail the sends it still holds")  # noqa: TRY400
+                return
+        try:
+            producer.close(timeout)
+        except (OSError, KafkaError) as e:
+            # kafka-python's close races its own sender thread after a timed-out flush: the
+            # sender may have closed the client's wake-up socket first (EBADF). The producer
+            # is closed either way; what it failed to send reaches the spool in close().
+            log.warning("closing the Kafka producer: %s", type(e).__name__)
 
     def __enter__(self) -> Collector:
         return self

@@ -10,11 +10,15 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+import time
 from typing import Any
 
 from kafka import KafkaProducer
+from kafka import errors as kafka_errors
 from kafka.errors import IllegalStateError, KafkaError
 from kafka.producer import sender as sender_mod
+from kafka.producer.transaction_manager import ProducerIdAndEpoch
+from kafka.protocol.init_producer_id import InitProducerIdRequest
 
 from foundation.exceptions import ConfigurationError
 from foundation.settings import Settings
@@ -36,26 +40,45 @@ _cache: dict[tuple[str, ...], bool] = {}
 
 
 def broker_supports_idempotence(bootstrap: list[str], timeout_ms: int = 5000) -> bool:
-    """Ask the cluster for a producer id (InitProducerId); True when it grants one."""
+    """Ask the cluster for a producer id (InitProducerId); True when it grants one.
+
+    A retriable refusal is asked again until ``timeout_ms``: Apache Kafka answers the first
+    InitProducerId after it starts with COORDINATOR_LOAD_IN_PROGRESS while it fetches its first
+    block of producer ids. Read as "not supported" (and cached), that made idempotence depend on
+    whether an earlier client had already asked: a collector started first ran without it for the
+    life of its process, one started later with it. A definite refusal (tansu: UNKNOWN_SERVER_ERROR)
+    is False at once; no answer, or one still retriable at the deadline, is False and not cached.
+    """
     key = tuple(bootstrap)
     if key in _cache:
         return _cache[key]
     from kafka.client_async import KafkaClient
-    from kafka.protocol.init_producer_id import InitProducerIdRequest
 
     client = KafkaClient(bootstrap_servers=bootstrap, request_timeout_ms=timeout_ms)
+    deadline = time.monotonic() + timeout_ms / 1000
     try:
         node = client.least_loaded_node()
         if node is None or not client.await_ready(node, timeout_ms=timeout_ms):
             raise KafkaError("no broker ready for the idempotence probe")
         version = client.api_version(InitProducerIdRequest, max_version=1)
-        fut = client.send(
-            node, InitProducerIdRequest[version](transactional_id=None, transaction_timeout_ms=60000)
-        )
-        client.poll(future=fut, timeout_ms=timeout_ms)
-        ok = bool(fut.succeeded() and fut.value.error_code == 0)
+        while True:
+            fut = client.send(
+                node, InitProducerIdRequest[version](transactional_id=None, transaction_timeout_ms=60000)
+            )
+            left_ms = max(0, int((deadline - time.monotonic()) * 1000))
+            client.poll(future=fut, timeout_ms=left_ms)
+            error = kafka_errors.for_code(fut.value.error_code) if fut.succeeded() else None
+            ok = error is kafka_errors.NoError
+            retriable = error is not None and not ok and bool(getattr(error, "retriable", False))
+            if not retriable or time.monotonic() >= deadline:
+                break
+            time.sleep(0.1)
     finally:
         client.close()
+    if retriable or error is None:
+        why = getattr(error, "__name__", None) or type(fut.exception).__name__
+        log.warning("the idempotence probe got no definite answer (%s): this producer is not idempotent", why)
+        return False
     _cache[key] = ok
     log.info("broker idempotent producer support: %s", ok)
     return ok
@@ -120,6 +143,7 @@ def make_producer(settings: Settings, **overrides: Any) -> KafkaProducer:
     idempotent = bool(overrides.pop("enable_idempotence"))
     producer = KafkaProducer(**producer_config(settings, idempotent, **overrides))
     _mend_failed_produce(producer)
+    _bound_producer_id_wait(producer)
     return producer
 
 
@@ -149,6 +173,96 @@ def _mend_failed_produce(producer: KafkaProducer) -> None:
         sender._failed_produce = failed_produce  # noqa: SLF001
     except Exception:  # noqa: BLE001 - the producer works without the repair, as kafka-python ships it
         log.exception("could not mend kafka-python's failed-produce handling (internals changed?)")
+
+
+def _bound_producer_id_wait(producer: KafkaProducer) -> None:
+    """Make an idempotent producer's wait for a producer id one bounded try that expires batches.
+
+    When a batch that was already sent expires (Kafka away for longer than the delivery timeout),
+    kafka-python 2.3.x resets the producer id, and its sender then loops in
+    ``Sender._maybe_wait_for_producer_id`` until Kafka grants a new one: it never returns while
+    Kafka is away, so no batch expires, no send fails, a frozen producer never fails what it holds
+    and ``close`` cannot stop it. With Kafka silent the collector neither spooled nor counted those
+    events until Kafka was back (``test_collector_outage.py``'s silent-broker test: 0 of 2000
+    spooled after 8 s, the sender's stack in ``_maybe_wait_for_producer_id``). The Java client
+    expires batches while it has no producer id; this is the same for the pinned 2.3.x, on this
+    producer's sender only: each sender loop makes one InitProducerId try bounded by
+    ``request_timeout_ms`` (kafka-python's own loop body, see ``_init_producer_id_once``) and,
+    while there is still no producer id, fails the batches past their delivery timeout as the
+    sender's own expiry does. ``tests/test_third_party_contracts.py`` pins the source it replaces.
+    """
+    try:
+        sender = producer._sender  # noqa: SLF001 - see the docstring
+        manager = sender._transaction_manager  # noqa: SLF001
+        if manager is None or manager.is_transactional():
+            return  # not idempotent (or transactional, which LabStream never is): nothing waits
+
+        def maybe_wait_for_producer_id() -> None:
+            if manager.has_producer_id():
+                return
+            _expire_batches(sender)
+            _init_producer_id_once(sender, manager)
+            if not manager.has_producer_id():
+                _expire_batches(sender)
+
+        sender._maybe_wait_for_producer_id = maybe_wait_for_producer_id  # noqa: SLF001
+    except Exception:  # noqa: BLE001 - the producer works without the repair, as kafka-python ships it
+        log.exception("could not bound kafka-python's producer-id wait (internals changed?)")
+
+
+def _init_producer_id_once(sender: Any, manager: Any) -> None:
+    """One pass of kafka-python 2.3.3's ``Sender._maybe_wait_for_producer_id`` loop, bounded.
+
+    The same request and the same handling of its answer; waits at most ``request_timeout_ms`` in
+    all (kafka-python waits up to 30 s for a node, then for the answer, and loops until Kafka
+    grants an id).
+    """
+    client = sender._client  # noqa: SLF001
+    timeout_ms = sender.config["request_timeout_ms"]
+    deadline = time.monotonic() + timeout_ms / 1000
+    node_id = None
+    try:
+        node_id = client.least_loaded_node()
+        if node_id is None or not client.await_ready(node_id, timeout_ms=timeout_ms):
+            return
+        version = client.api_version(InitProducerIdRequest, max_version=1)
+        request = InitProducerIdRequest[version](
+            transactional_id=sender.config["transactional_id"],
+            transaction_timeout_ms=sender.config["transaction_timeout_ms"],
+        )
+        future = client.send(node_id, request)
+        client.poll(future=future, timeout_ms=max(0, int((deadline - time.monotonic()) * 1000)))
+        if not future.succeeded():
+            return  # failed or unanswered: tried again at the next sender loop
+        response = future.value
+        error_type = kafka_errors.for_code(response.error_code)
+        if error_type is kafka_errors.NoError:
+            granted = ProducerIdAndEpoch(response.producer_id, response.producer_epoch)
+            manager.set_producer_id_and_epoch(granted)
+        elif getattr(error_type, "retriable", False):
+            if getattr(error_type, "invalid_metadata", False):
+                sender._metadata.request_update()  # noqa: SLF001
+        else:
+            manager.transition_to_fatal_error(error_type())
+    except (kafka_errors.KafkaConnectionError, kafka_errors.RequestTimedOutError):
+        log.debug("InitProducerId to node %s failed; tried again at the next sender loop", node_id)
+
+
+def _expire_batches(sender: Any) -> None:
+    """Fail the batches past their delivery timeout, queued or in flight, as ``Sender`` does."""
+    now = time.time()
+    accumulator = sender._accumulator  # noqa: SLF001
+    accumulator.reset_next_batch_expiry_time()
+    expired = accumulator.expired_batches(now=now)
+    expired.extend(sender._get_expired_inflight_batches(now=now))  # noqa: SLF001
+    for batch in expired:
+        message = (
+            f"Expiring {batch.record_count} record(s) for {batch.topic_partition}: "
+            f"{int((time.time() - batch.created) * 1000)} ms has passed since batch creation "
+            "(no producer id: Kafka away)"
+        )
+        response = sender_mod.PartitionResponse(error=kafka_errors.KafkaTimeoutError, error_message=message)
+        sender._fail_batch(batch, response)  # noqa: SLF001
 
 
 class _AllMuted(set[object]):

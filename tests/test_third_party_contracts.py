@@ -162,6 +162,51 @@ def test_kafka_python_failed_produce_defect_that_make_producer_mends() -> None:
     assert {"error", "error_message"} <= set(sender.PartitionResponse._fields)
 
 
+# kafka-python 2.3.3's Sender._maybe_wait_for_producer_id, which producers/delivery.py replaces
+_KAFKA_PYTHON_WAIT_FOR_PRODUCER_ID_SHA256 = "51e05ec32bc90d5a7e81ebc2494de787113c4bde412bed243302c37b6f60a695"
+
+
+def test_kafka_python_producer_id_wait_that_make_producer_bounds() -> None:
+    # producers/delivery.py _bound_producer_id_wait: replaces an idempotent sender's
+    # _maybe_wait_for_producer_id (an unbounded loop while Kafka is away, during which no batch
+    # expires) by one bounded try of the same loop body (_init_producer_id_once) and the sender's
+    # own batch expiry. An upgrade that changes the loop fails here: compare, then drop or redo.
+    from kafka.producer import transaction_manager
+
+    wait = _source(sender.Sender._maybe_wait_for_producer_id)
+    assert hashlib.sha256(wait.encode()).hexdigest() == _KAFKA_PYTHON_WAIT_FOR_PRODUCER_ID_SHA256
+    assert "while not self._transaction_manager.has_producer_id():" in wait  # the defect itself
+    run_once = _source(sender.Sender.run_once)
+    assert "self._maybe_wait_for_producer_id()" in run_once
+    assert "not self._transaction_manager.has_producer_id()" in run_once  # then it sends nothing
+    send_data = _source(sender.Sender._send_producer_data)  # the expiry _expire_batches repeats
+    for used in (
+        "self._accumulator.reset_next_batch_expiry_time()",
+        "self._accumulator.expired_batches(now=now)",
+        "self._get_expired_inflight_batches(now=now)",
+        "self._fail_batch(expired_batch, PartitionResponse(error=Errors.KafkaTimeoutError",
+    ):
+        assert used in send_data, used
+    init = _source(sender.Sender.__init__)
+    assert "self._client = client" in init and "self._metadata = client.cluster" in init
+    assert "self._transaction_manager = self.config['transaction_manager']" in init
+    assert {"request_timeout_ms", "transactional_id", "transaction_timeout_ms"} <= set(
+        sender.Sender.DEFAULT_CONFIG
+    )
+    manager = transaction_manager.TransactionManager
+    for method in (
+        "has_producer_id",
+        "is_transactional",
+        "set_producer_id_and_epoch",
+        "transition_to_fatal_error",
+    ):
+        assert callable(getattr(manager, method)), method
+    assert list(inspect.signature(transaction_manager.ProducerIdAndEpoch).parameters) == [
+        "producer_id",
+        "epoch",
+    ]
+
+
 @pytest.mark.parametrize("labels", [(), ("agent",)])
 def test_prometheus_histogram_fields_that_observe_many_writes(labels: tuple[str, ...]) -> None:
     # stream_processors/metrics.py observe_many

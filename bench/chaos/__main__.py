@@ -52,11 +52,18 @@ def print_table(accounts: list[Account], title: str) -> None:
 
 
 async def run_all(names: list[str], quick: bool, root: Path) -> list[Account]:
-    """Each scenario on Apache Kafka: one node, or three for those that declare ``NODES = 3``."""
+    """Each scenario on Apache Kafka: one node, or three for those that declare ``NODES = 3``.
+
+    The one-node cluster's second listener sits behind a TCP proxy (``env.proxy``), for the
+    scenarios that take Kafka away from its clients.
+    """
+    from labstream.broker import free_port
     from labstream.kafka_cluster import KafkaCluster
+    from tests.fixtures.proxy import Proxy
 
     accounts: list[Account] = []
     clusters: dict[int, KafkaCluster] = {}
+    proxy = Proxy(free_port())
     try:
         for name in names:
             print(f"== {name}", file=sys.stderr, flush=True)
@@ -64,11 +71,16 @@ async def run_all(names: list[str], quick: bool, root: Path) -> list[Account]:
             try:
                 module = importlib.import_module(name)
                 nodes = int(getattr(module, "NODES", 1))
+                proxied = (proxy.target, proxy.port) if nodes == 1 else None
                 if nodes not in clusters:
-                    clusters[nodes] = KafkaCluster(root / f"kafka-{nodes}", nodes=nodes).start()
+                    clusters[nodes] = KafkaCluster(
+                        root / f"kafka-{nodes}", nodes=nodes, proxied=proxied
+                    ).start()
                 cluster = clusters[nodes]
                 where = root / name.rsplit(".", 1)[-1]
-                with environment(cluster.bootstrap, where, quick=quick, cluster=cluster) as env:
+                with environment(
+                    cluster.bootstrap, where, quick=quick, cluster=cluster, proxy=proxy if proxied else None
+                ) as env:
                     out = await module.run(env)
                 accounts += out if isinstance(out, list) else [out]
             except Exception as e:  # noqa: BLE001 - one failing scenario must not hide the others
@@ -78,6 +90,7 @@ async def run_all(names: list[str], quick: bool, root: Path) -> list[Account]:
     finally:
         for cluster in clusters.values():
             cluster.stop()
+        proxy.cut()
     return accounts
 
 

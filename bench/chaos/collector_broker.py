@@ -1,8 +1,9 @@
 """Collector and broker: Kafka unreachable during a publish, and a collector killed with a full spool.
 
-Everything runs against a tansu broker reachable only through a loopback TCP proxy
-(``tests/fixtures/proxy.py``), worker included: cutting the proxy is Kafka going away
-for every client, without losing what the memory-only broker already holds.
+Everything runs against Apache Kafka reachable only through a loopback TCP proxy
+(``env.proxy``, ``tests/fixtures/proxy.py``: Kafka's proxied listener advertises the proxy),
+worker included: cutting the proxy is Kafka going away for every client, while the broker
+keeps what it already holds.
 
 1. A collector publishes lab commands and code submissions at a steady pace; a third of
    the way through, Kafka is unreachable for 30 s (5 s in the quick run). The collector
@@ -30,7 +31,7 @@ from bench.chaos.common import Account, Env, Observer, Sent, settle
 from foundation.settings import Settings
 from labstream.broker import free_port
 from producers import Collector
-from tests.fixtures.proxy import Proxy, proxied_tansu
+from tests.fixtures.proxy import Proxy
 
 FAST_FAIL = {"delivery_timeout_ms": 3000, "request_timeout_ms": 1000, "max_block_ms": 1000, "linger_ms": 5}
 
@@ -59,20 +60,20 @@ async def run(env: Env) -> Account:
     acc = Account("collector + broker outage")
     outage_s = 5.0 if env.quick else 30.0
     n = 3_000 if env.quick else 20_000
-    with proxied_tansu() as proxy:
-        env.on_close(proxy.cut)
-        settings = env.settings(bootstrap=proxy.bootstrap)
-        async with Observer(settings) as obs:
-            worker = env.worker(settings, "outage")
-            await asyncio.to_thread(worker.wait_ready)
-            ids, spooled, lost_a = await asyncio.to_thread(
-                _publish_through_outage, settings, proxy, n, outage_s
-            )
-            killed_ids, depth, lost_b = await asyncio.to_thread(_killed_with_full_spool, env, settings)
-            sent = [Sent(settings.topics.lab_events, -1, -1, i) for i in ids]
-            sent += [Sent(settings.topics.student_events, -1, -1, i) for i in killed_ids]
-            await settle(acc, obs, sent, wait_s=180)
-            acc.check(worker.proc is not None and worker.proc.poll() is None, "worker died during the outage")
+    proxy = env.proxy
+    if proxy is None:
+        raise RuntimeError("the collector outage needs Kafka behind a proxy (env.proxy)")
+    env.on_close(proxy.restore)
+    settings = env.settings(bootstrap=proxy.bootstrap)
+    async with Observer(settings) as obs:
+        worker = env.worker(settings, "outage")
+        await asyncio.to_thread(worker.wait_ready)
+        ids, spooled, lost_a = await asyncio.to_thread(_publish_through_outage, settings, proxy, n, outage_s)
+        killed_ids, depth, lost_b = await asyncio.to_thread(_killed_with_full_spool, env, settings)
+        sent = [Sent(settings.topics.lab_events, -1, -1, i) for i in ids]
+        sent += [Sent(settings.topics.student_events, -1, -1, i) for i in killed_ids]
+        await settle(acc, obs, sent, wait_s=180)
+        acc.check(worker.proc is not None and worker.proc.poll() is None, "worker died during the outage")
     acc.check(spooled > 0, "nothing was spooled: the outage did not hit the publish")
     counted = lost_a + lost_b  # labstream_collector_lost_total of the in-process collectors
     acc.lost = max(acc.lost, counted)

@@ -34,6 +34,7 @@ from foundation.settings import Settings, Topics
 from labstream.broker import ensure_topics, replication_factor_for
 from labstream.kafka_cluster import KafkaCluster
 from schemas import DeadLetter
+from tests.fixtures.proxy import Proxy
 from tests.fixtures.worker import WorkerProcess
 
 MAX_RECORD = 16 * 1024 * 1024
@@ -80,7 +81,9 @@ class Env:
     """A broker, a scratch directory, and the processes a scenario starts (all stopped at exit).
 
     ``cluster`` is the Apache Kafka cluster behind ``bootstrap`` when the scenario may stop or
-    kill its nodes (the Kafka fault scenarios); ``broker_kind`` is what ``bootstrap`` runs.
+    kill its nodes (the Kafka fault scenarios); ``broker_kind`` is what ``bootstrap`` runs;
+    ``proxy`` is a TCP proxy in front of that Kafka's proxied listener (``tests/fixtures/proxy.py``)
+    for the scenarios that take Kafka away from its clients.
     """
 
     def __init__(
@@ -91,9 +94,10 @@ class Env:
         quick: bool,
         broker_kind: str = "kafka",
         cluster: KafkaCluster | None = None,
+        proxy: Proxy | None = None,
     ) -> None:
         self.bootstrap, self.root, self.quick = bootstrap, root, quick
-        self.broker_kind, self.cluster = broker_kind, cluster
+        self.broker_kind, self.cluster, self.proxy = broker_kind, cluster, proxy
         root.mkdir(parents=True, exist_ok=True)
         self.model_dir = root / "models"  # shared: the default model is trained once per run
         self._stops: list[Callable[[], Any]] = []
@@ -101,8 +105,7 @@ class Env:
     def settings(self, bootstrap: str | None = None, **overrides: Any) -> Settings:
         """Settings with this scenario's own topics, app id and data dir; topics created."""
         tag = uuid.uuid4().hex[:10]
-        # another bootstrap than the env's is a scenario's own tansu (the proxied one)
-        kind = self.broker_kind if bootstrap in (None, self.bootstrap) else "tansu"
+        kind = self.broker_kind  # another bootstrap than the env's: the same Kafka through env.proxy
         bootstrap = bootstrap or self.bootstrap
         s = Settings(
             bootstrap_servers=bootstrap,
@@ -142,8 +145,9 @@ def environment(
     quick: bool,
     broker_kind: str = "kafka",
     cluster: KafkaCluster | None = None,
+    proxy: Proxy | None = None,
 ) -> Iterator[Env]:
-    env = Env(bootstrap, root, quick=quick, broker_kind=broker_kind, cluster=cluster)
+    env = Env(bootstrap, root, quick=quick, broker_kind=broker_kind, cluster=cluster, proxy=proxy)
     try:
         yield env
     finally:

@@ -1,6 +1,7 @@
 """The reduced chaos scenarios, in CI: the same code as ``make chaos`` with the quick sizes.
 
-They run on the session's Apache Kafka (``broker``); the collector outage keeps its own proxied tansu.
+They run on the session's Apache Kafka (``broker``); the collector outage reaches it through the
+session's TCP proxy (``proxied_broker``).
 
 1,000 hypothesis cases (10,000 in ``make chaos``), a 5 s broker outage (30 s), about
 3,000 events per crash and rebalance run (10,000). The soak runs in ``make chaos`` only.
@@ -17,12 +18,13 @@ import pytest
 
 from bench.chaos import Account, environment
 from labstream.kafka_cluster import KafkaCluster
+from tests.fixtures.proxy import Proxy
 
 pytestmark = [pytest.mark.chaos, pytest.mark.integration, pytest.mark.slow]
 
 
-async def _run(name: str, broker: KafkaCluster, tmp_path: Path) -> list[Account]:
-    with environment(broker.bootstrap, tmp_path, quick=True) as env:
+async def _run(name: str, broker: KafkaCluster, tmp_path: Path, proxy: Proxy | None = None) -> list[Account]:
+    with environment(broker.bootstrap, tmp_path, quick=True, proxy=proxy) as env:
         out = await importlib.import_module(f"bench.chaos.{name}").run(env)
     accounts = out if isinstance(out, list) else [out]
     for a in accounts:
@@ -56,8 +58,8 @@ async def test_rebalance_loses_nothing_and_duplicates_no_alert(broker, tmp_path)
     _assert_ok(await _run("rebalance", broker, tmp_path))
 
 
-async def test_broker_outage_and_killed_collector_with_full_spool(broker, tmp_path) -> None:
-    _assert_ok(await _run("collector_broker", broker, tmp_path))
+async def test_broker_outage_and_killed_collector_with_full_spool(broker, proxied_broker, tmp_path) -> None:
+    _assert_ok(await _run("collector_broker", broker, tmp_path, proxied_broker))
 
 
 async def test_security(broker, tmp_path) -> None:

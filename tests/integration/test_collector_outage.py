@@ -1,7 +1,8 @@
 """Kafka goes away mid-publish, and the collector is SIGKILLed with a full spool: nothing is lost.
 
 "Kafka away" is the ``proxied_broker`` fixture (``tests/fixtures/proxy.py``): a TCP proxy on
-loopback that we cut and restore, in front of a tansu broker that keeps running.
+loopback that we cut and restore, in front of the session's Apache Kafka (its proxied listener
+advertises the proxy), which keeps running.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import pytest
 from labstream.broker import ensure_topics, free_port
 from producers import Collector
 from producers.delivery import freeze
+from producers.spool import Spool
 from tests.fixtures.kafka import consume_all
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -253,4 +255,40 @@ async def test_a_frozen_producers_failures_reach_the_spool_in_send_order(
         assert c.wait_drained(60)
         c.flush(10)
         assert c.lost == 0
+    await assert_all_arrived_in_order(bootstrap, settings.topics.lab_events, sent)
+
+
+async def test_closing_while_kafka_is_silent_spools_what_kafka_python_still_holds(
+    proxied_broker, settings_factory
+) -> None:
+    """Kafka goes silent and the collector is closed before its sends' delivery timeout.
+
+    What Kafka did not acknowledge within the close timeout must go to the spool (close does not
+    raise, nothing counted lost), and a collector started on the same spool sends it, in order.
+    """
+    bootstrap = proxied_broker.bootstrap
+    settings = settings_factory(create=False, bootstrap_servers=bootstrap)
+    ensure_topics(bootstrap, settings.topics.inputs(), 2)
+    sent: list[str] = []
+    slow_fail = {"request_timeout_ms": 1000, "delivery_timeout_ms": 60_000, "linger_ms": 5}
+    c = Collector(settings, producer_overrides=slow_fail, spool_fsync="never")
+    for i in range(100):
+        sent.append(
+            c.track_lab_command(f"student-{i % 5}", f"sess-{i % 5}", i // 5, "show clock", "cisco_ios")
+        )
+    c.flush(10)
+    proxied_broker.blackhole()
+    for i in range(100, 400):
+        sent.append(
+            c.track_lab_command(f"student-{i % 5}", f"sess-{i % 5}", i // 5, "show clock", "cisco_ios")
+        )
+    c.close(timeout=1)  # long before the 60 s delivery timeout
+    assert c.lost == 0
+    with Spool(settings.resolved_spool_dir, 1 << 24) as s:
+        spooled = [json.loads(v)["event_id"] for _, _, v in s.peek(1000)]
+    assert spooled == sent[100:]  # every silent send, in send order
+    proxied_broker.restore()
+    with Collector(settings) as again:
+        assert again.wait_drained(60)
+        assert again.lost == 0
     await assert_all_arrived_in_order(bootstrap, settings.topics.lab_events, sent)

@@ -14,6 +14,7 @@ import psutil
 import pytest
 
 from labstream.kafka_cluster import kafka_version, topic_replication
+from producers.delivery import broker_supports_idempotence
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -85,6 +86,9 @@ def test_three_node_cluster_replicates_stops_on_ctrl_c_and_keeps_its_data(tmp_pa
             f"Apache Kafka {kafka_version()}, 3 node(s)"
             in broker.stderr.readline() + broker.stderr.readline()
         )
+        # the collector's idempotence probe is the first InitProducerId of this fresh cluster: Kafka
+        # answers it COORDINATOR_LOAD_IN_PROGRESS, which must be asked again, not read as "no"
+        assert broker_supports_idempotence(bootstrap.split(","))
 
         # labstream topics: RF min(3, brokers) = 3, min.insync.replicas 2
         topics = subprocess.run(
@@ -131,3 +135,33 @@ def test_three_node_cluster_replicates_stops_on_ctrl_c_and_keeps_its_data(tmp_pa
     finally:
         again.send_signal(signal.SIGINT)
         again.wait(90)
+
+
+def test_the_proxied_listener_advertises_the_proxy_and_a_cut_takes_kafka_away(broker, proxied_broker) -> None:
+    """A client that bootstraps through the proxy is told the proxy's address (so a cut takes Kafka
+    away from it); the direct listener keeps answering with its own."""
+    from kafka import KafkaAdminClient
+    from kafka.errors import KafkaError
+
+    def advertised(bootstrap: str) -> set[int]:
+        admin = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=3000)
+        try:
+            return {int(b["port"]) for b in admin.describe_cluster()["brokers"]}
+        finally:
+            admin.close()
+
+    assert advertised(proxied_broker.bootstrap) == {proxied_broker.port}
+    assert advertised(broker.bootstrap) == {broker.port(1)}
+    proxied_broker.cut()
+    with pytest.raises(KafkaError):
+        advertised(proxied_broker.bootstrap)
+    assert advertised(broker.bootstrap) == {broker.port(1)}
+    proxied_broker.restore()
+    assert advertised(proxied_broker.bootstrap) == {proxied_broker.port}
+
+
+def test_a_proxied_listener_is_for_one_node(tmp_path: Path) -> None:
+    from labstream.kafka_cluster import KafkaCluster
+
+    with pytest.raises(ValueError, match="one-node"):
+        KafkaCluster(tmp_path, nodes=3, proxied=(1, 2))
