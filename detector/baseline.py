@@ -85,6 +85,11 @@ class BaselineParams:
     # device-independent evidence (loss, errors): a level unlike the fleet's waits for the device's own
     defer_level_above: float = 3.0  # ... unless the fleet scores it this many decades above the threshold
     # (far beyond any device of the fleet: a 2.5 s latency is news even at a device's first reading)
+    cusum_k: float = 0.0  # one-sided CUSUM of the rise of each ``cusum_features`` reading (0: off):
+    # S = min(cusum_cap, max(0, S + min(z, cusum_clip) - cusum_k)), z the reading's robust z-score
+    cusum_clip: float = 4.0
+    cusum_cap: float = 30.0
+    cusum_features: tuple[int, ...] = (1,)  # latency
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +98,7 @@ class PassResult:
 
     dev_raw: np.ndarray  # (n,) root-sum-square of directional robust z-scores of the event
     smooth_raw: np.ndarray  # (n,) the same for the short EWMA including the event
+    cusum_raw: np.ndarray  # (n,) the largest CUSUM of the event's ``cusum_features`` (0 when off)
     z: np.ndarray  # (n, 5) signed robust z-scores vs the device baseline before the event
     zs: np.ndarray  # (n, 5) signed z-scores of the short EWMA
     expected: np.ndarray  # (n, 5) the baseline mean before the event
@@ -119,14 +125,15 @@ def index_batch(device_ids: Sequence[str]) -> tuple[list[str], np.ndarray, np.nd
 
 def load_states(
     devices: Sequence[str], baselines: Mapping[str, Mapping]
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """``(n, mean, mad, short, trend)`` arrays for ``devices``; a missing or empty state is a new device."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``(n, mean, mad, short, trend, cusum)`` arrays for ``devices``; a missing or empty state is new."""
     m = len(devices)
     n = np.zeros(m, dtype=np.int64)
     mean = np.zeros((m, N_FEATURES))
     mad = np.zeros((m, N_FEATURES))
     short = np.zeros((m, N_FEATURES))
     trend = np.zeros((m, N_FEATURES))
+    cusum = np.zeros((m, N_FEATURES))
     for j, d in enumerate(devices):
         st = baselines.get(d)
         if st and st.get("n"):
@@ -135,7 +142,8 @@ def load_states(
             mad[j] = st["mad"]
             short[j] = st.get("short", st["mean"])
             trend[j] = st.get("trend", 0.0)
-    return n, mean, mad, short, trend
+            cusum[j] = st.get("cusum", 0.0)
+    return n, mean, mad, short, trend, cusum
 
 
 def store_states(
@@ -145,11 +153,12 @@ def store_states(
     mad: np.ndarray,
     short: np.ndarray,
     trend: np.ndarray,
+    cusum: np.ndarray,
     baselines: MutableMapping,
 ) -> None:
     """Write the states of ``devices`` back into ``baselines`` (plain ints, floats, lists)."""
     n_l, mean_l, mad_l, short_l = n.tolist(), mean.tolist(), mad.tolist(), short.tolist()
-    trend_l = trend.tolist()
+    trend_l, cusum_l = trend.tolist(), cusum.tolist()
     for j, d in enumerate(devices):
         baselines[d] = {
             "n": n_l[j],
@@ -157,6 +166,7 @@ def store_states(
             "mad": mad_l[j],
             "short": short_l[j],
             "trend": trend_l[j],
+            "cusum": cusum_l[j],
         }
 
 
@@ -171,22 +181,23 @@ def sequential_pass(
     occ: np.ndarray,
     state: tuple[np.ndarray, ...],
     params: BaselineParams,
-    thresholds: tuple[float, float],
+    thresholds: tuple[float, ...],
     warm_anomalous: np.ndarray,
     warm_independent: np.ndarray | None = None,
 ) -> PassResult:
     """Score rows against their devices' baselines and update ``state`` in place, in event order.
 
-    ``thresholds`` are the raw (event, short-average) statistics at which a warmed-up device's
-    event is anomalous (``inf`` while training); ``warm_anomalous`` flags warm-up rows the global
+    ``thresholds`` are the raw (event, short-average[, CUSUM]) statistics at which a warmed-up
+    device's event is anomalous (``inf`` while training); ``warm_anomalous`` flags warm-up rows the global
     model judged anomalous, ``warm_independent`` those it judged anomalous on loss and errors alone
     (used with ``defer_level``; ``None``: no row).
     """
-    n, mean, mad, short, trend = state
+    n, mean, mad, short, trend, cusum = state
     size = rows.shape[0]
     out = PassResult(
         dev_raw=np.zeros(size),
         smooth_raw=np.zeros(size),
+        cusum_raw=np.zeros(size),
         z=np.zeros((size, N_FEATURES)),
         zs=np.zeros((size, N_FEATURES)),
         expected=np.zeros((size, N_FEATURES)),
@@ -195,6 +206,9 @@ def sequential_pass(
     )
     sa = params.short_alpha
     short_sd = np.sqrt(sa / (2.0 - sa))  # std of an EWMA of iid noise, in units of the noise std
+    use_cusum = params.cusum_k > 0 and len(thresholds) > 2
+    cf = np.zeros(N_FEATURES, dtype=bool)
+    cf[list(params.cusum_features)] = True
     order = np.argsort(occ, kind="stable")
     bounds = np.concatenate(([0], np.cumsum(np.bincount(occ)))) if size else np.zeros(1, dtype=np.int64)
     for k in range(len(bounds) - 1):
@@ -220,6 +234,17 @@ def sequential_pass(
             zs = (sh - mu) / (scale * short_sd)
         d, ds = _rss(z, params.two_sided), _rss(zs, params.two_sided)
         own = (d >= thresholds[0]) | (ds >= thresholds[1])
+        if params.cusum_k > 0:
+            # a small persistent rise adds up reading after reading; the baseline is not trusted (nor
+            # the CUSUM) until warmed up, and the cap lets it fall below the threshold within a few
+            # readings once the rise is over
+            step = np.minimum(z, params.cusum_clip) - params.cusum_k
+            c = np.where(warmed[:, None] & cf, np.clip(cusum[dev] + step, 0.0, params.cusum_cap), 0.0)
+            cusum[dev] = c
+            cr = c.max(axis=1)
+            out.cusum_raw[r] = cr
+            if use_cusum:
+                own = own | (cr >= thresholds[2])
         warm = warm_anomalous[r]
         if params.self_check_after > 0:
             early = nd < params.self_check_after

@@ -55,6 +55,14 @@ DROP_FLOOR = 0.1
 # `labstream model generalise`: one false alert fewer per near-limit device, at the price of most
 # level-only incidents that start at a device's first reading (README, "Generalisation").
 DEFER_LEVEL = True
+# a level alone alerts at a device's first readings (before SELF_CHECK_AFTER) only when far beyond the
+# fleet (defer_level_above decades) and only for these features: latency (1). Utilisation and connections
+# describe how big and busy a device is, which a training fleet cannot bound (a lab's core switch
+# at 7,000 connections is not an incident); seconds of latency are bad on any device.
+FAR_LEVELS = (1,)
+CUSUM_K = 1.25
+CUSUM_CLIP = 4.0
+CUSUM_CAP = 30.0
 
 
 def _device_noise(rows: np.ndarray, inv: np.ndarray, n_dev: int) -> np.ndarray:
@@ -84,6 +92,10 @@ def train_detector(
     warmup_learns_all: bool = True,
     drop_floor: float = DROP_FLOOR,
     defer_level: bool = DEFER_LEVEL,
+    cusum_k: float = CUSUM_K,
+    cusum_clip: float = CUSUM_CLIP,
+    cusum_cap: float = CUSUM_CAP,
+    far_levels: tuple[int, ...] = FAR_LEVELS,
 ) -> Detector:
     """Fit a detector on (mostly) normal traffic; anomalies in it only make thresholds more conservative."""
     rows = np.asarray(rows, dtype=np.float64)
@@ -113,6 +125,9 @@ def train_detector(
         warmup_learns_all=warmup_learns_all,
         drop_floor=drop_floor,
         defer_level=defer_level,
+        cusum_k=cusum_k,
+        cusum_clip=cusum_clip,
+        cusum_cap=cusum_cap,
     )
     no_flags = np.zeros(rows.shape[0], dtype=bool)
     passed = sequential_pass(rows, inv, occ, load_states(devices, {}), params, (math.inf, math.inf), no_flags)
@@ -123,6 +138,7 @@ def train_detector(
         )
     d_cal = TailCalibrator.fit(passed.dev_raw[passed.warmed])
     s_cal = TailCalibrator.fit(passed.smooth_raw[passed.warmed])
+    c_cal = TailCalibrator.fit(passed.cusum_raw[passed.warmed]) if cusum_k > 0 else None
     per_event = target_false_alert_rate / max(events_per_window, 1.0)
     global_median = np.median(rows, axis=0)
     state = {
@@ -144,6 +160,11 @@ def train_detector(
             "drop_floor": drop_floor,
             "defer_level": defer_level,
             "defer_level_above": params.defer_level_above,
+            "cusum_k": cusum_k,
+            "cusum_clip": cusum_clip,
+            "cusum_cap": cusum_cap,
+            "cusum_features": list(params.cusum_features),
+            "far_levels": list(far_levels),
         },
         "g_center": g_center,
         "g_scale": g_scale,
@@ -160,4 +181,6 @@ def train_detector(
         "events_per_window": float(events_per_window),
         "reference": reference_from(rows),
     }
+    if c_cal is not None:
+        state["c_cal"] = c_cal.to_state()
     return Detector(state)
