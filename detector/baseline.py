@@ -90,6 +90,7 @@ class BaselineParams:
     cusum_clip: float = 4.0
     cusum_cap: float = 30.0
     cusum_features: tuple[int, ...] = (1,)  # latency
+    cusum_margin: float = 2.0  # when scoring, the CUSUM is capped this many steps (k) above its threshold
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,6 +208,14 @@ def sequential_pass(
     sa = params.short_alpha
     short_sd = np.sqrt(sa / (2.0 - sa))  # std of an EWMA of iid noise, in units of the noise std
     use_cusum = params.cusum_k > 0 and len(thresholds) > 2
+    # scoring: at most two steps above the threshold, so a rise that is over stops alerting within
+    # about two readings (a latency spike would otherwise leave the CUSUM at its cap, and the device
+    # flagged for (cap - threshold) / k readings after it); in training (no threshold) the cap
+    c_cap = (
+        min(params.cusum_cap, thresholds[2] + params.cusum_margin * params.cusum_k)
+        if use_cusum
+        else params.cusum_cap
+    )
     cf = np.zeros(N_FEATURES, dtype=bool)
     cf[list(params.cusum_features)] = True
     order = np.argsort(occ, kind="stable")
@@ -239,7 +248,7 @@ def sequential_pass(
             # the CUSUM) until warmed up, and the cap lets it fall below the threshold within a few
             # readings once the rise is over
             step = np.minimum(z, params.cusum_clip) - params.cusum_k
-            c = np.where(warmed[:, None] & cf, np.clip(cusum[dev] + step, 0.0, params.cusum_cap), 0.0)
+            c = np.where(warmed[:, None] & cf, np.clip(cusum[dev] + step, 0.0, c_cap), 0.0)
             cusum[dev] = c
             cr = c.max(axis=1)
             out.cusum_raw[r] = cr

@@ -113,6 +113,7 @@ class Detector:
             cusum_clip=float(p.get("cusum_clip", 4.0)),
             cusum_cap=float(p.get("cusum_cap", 30.0)),
             cusum_features=tuple(int(f) for f in p.get("cusum_features", (1,))),
+            cusum_margin=float(p.get("cusum_margin", 2.0)),
         )
         # the levels whose value alone may alert at a device's first readings when far beyond the fleet;
         # models saved before this existed: all three

@@ -164,6 +164,7 @@ def train_detector(
             "cusum_clip": cusum_clip,
             "cusum_cap": cusum_cap,
             "cusum_features": list(params.cusum_features),
+            "cusum_margin": params.cusum_margin,
             "far_levels": list(far_levels),
         },
         "g_center": g_center,

@@ -172,3 +172,28 @@ def test_the_cusum_score_means_decades_of_rarity_on_unseen_normal_traffic(
     score = det.c_cal.transform(np.concatenate([p.cusum_raw[p.warmed] for p in passes]))
     for k in (1, 2):
         assert 10.0**-k / 3 <= (score >= k).mean() <= 3 * 10.0**-k, (k, (score >= k).mean())
+
+
+def test_the_cusum_stops_alerting_soon_after_a_rise_is_over(trained: tuple[np.ndarray, list[str]]) -> None:
+    rows, ids = trained
+    det = train_detector(rows, ids, seed=5)
+    rng = np.random.default_rng(4)
+    n, start, end = 200, 100, 110  # latency x5 for 10 readings of a warmed-up device
+    lat = 40.0 * np.exp(rng.normal(0, 0.08, n))
+    lat[start:end] *= 5.0
+    spike = np.column_stack(
+        [
+            np.full(n, 0.001),
+            lat,
+            0.4 + rng.normal(0, 0.01, n),
+            rng.poisson(100, n).astype(float),
+            np.full(n, 0.001),
+        ]
+    )
+    baselines: dict[str, dict] = {}
+    s = det.score_arrays(spike, ["s"] * n, baselines)
+    assert s.is_anomaly[start:end].all()
+    # the CUSUM passed its threshold during the spike, but is capped near it when scoring, so the
+    # device is not flagged for (cap - threshold) / k readings after it (the incident would not end)
+    assert s.passed.cusum_raw[start:end].max() >= det.raw_thresholds[2]
+    assert not s.is_anomaly[end + 3 :].any()
