@@ -41,9 +41,16 @@ that average's own standard deviation (EWMA control chart). The short average ca
 sustained shifts that are small per event: slow drifts, error storms in noisy
 error rates. Each statistic is the root-sum-square of directional z-scores.
 
+With ``cusum_k > 0`` a third statistic: a one-sided CUSUM of each ``cusum_features`` reading's
+robust z-score (latency), ``S = max(0, S + min(z, cusum_clip) - cusum_k)``, which adds up a small
+persistent rise (a slow drift under noise) that the short average misses; it is capped at
+``cusum_cap`` in training and, when scoring, ``cusum_margin`` steps above its threshold, so a rise
+that is over stops being flagged within a few readings.
+
 The state of one device is JSON:
-``{"n": int, "mean": [5 floats], "mad": [5 floats], "short": [5 floats], "trend": [5 floats]}``
-(a state without ``"trend"``, written before it existed, has none).
+``{"n": int, "mean": [5 floats], "mad": [5 floats], "short": [5 floats], "trend": [5 floats],
+"cusum": [5 floats]}`` (a state without ``"trend"`` or ``"cusum"``, written before they existed,
+has zeros).
 
 Events of one batch are processed in rounds: round ``k`` holds every device's
 ``k``-th event of the batch, so each round is one set of numpy operations and

@@ -7,7 +7,8 @@ share this scale: an event of a device whose baseline is warmed up is scored by
 the larger of two statistics against that baseline, each calibrated on its own,
 minus log10(2) for having two looks (Bonferroni): the root-sum-square of the event's
 robust z-scores (spikes) and of the z-scores of a short EWMA of the device's recent
-values (sustained shifts, see :mod:`detector.baseline`); an event of a device still
+values (sustained shifts, see :mod:`detector.baseline`), and, in models trained with it, a
+CUSUM of the latency's rise (slow drifts; three looks, log10(3)); an event of a device still
 in warm-up is scored by a global IsolationForest on the five raw
 metrics (log-scaled). ``is_anomaly`` is ``score >= threshold`` (stored with the
 model); severity bands are ``threshold + 2`` (medium) and ``threshold + 5`` (high).
