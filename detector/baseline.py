@@ -82,7 +82,8 @@ class BaselineParams:
     short_alpha: float = 0.25
     short_clip_z: float = 6.0
     trend_alpha: float = 0.0  # Holt trend weight (0: no trend, the baseline is a plain EWMA)
-    trend_cap: float = 0.0  # largest trend per reading, as a fraction of the level
+    trend_cap: float | np.ndarray = 0.0  # largest trend per reading, as a fraction of the level
+    # (one number, or one per feature)
     censor_at_bounds: bool = False  # a fraction at 1.0 (saturated) does not update its noise scale
     self_check_after: int = 0  # from this many readings on, a warm-up reading must also deviate from its own
     # (0: off)

@@ -102,7 +102,8 @@ class Detector:
             short_clip_z=float(p["short_clip_z"]),
             # models saved before the trend existed have none: their baseline is a plain EWMA
             trend_alpha=float(p.get("trend_alpha", 0.0)),
-            trend_cap=float(p.get("trend_cap", 0.0)),
+            # one number (rounds 1-2) or one per feature
+            trend_cap=np.asarray(p.get("trend_cap", 0.0), dtype=np.float64),
             censor_at_bounds=bool(p.get("censor_at_bounds", False)),
             self_check_after=int(p.get("self_check_after", 0)),
             warmup_learns_all=bool(p.get("warmup_learns_all", False)),

@@ -36,12 +36,14 @@ MIN_ROWS = 500
 # Smallest robust std per feature, in the metric's units (resolution of the measurement).
 _ABS_FLOORS = np.array([1e-4, 0.05, 1e-3, 0.5, 1e-5])
 _TWO_SIDED = np.array([False, False, True, True, False])  # utilisation or connections collapsing is news too
-# Holt trend of the baselines: weight, and the largest trend per reading as a fraction of the level.
-# 0.1 % a reading (one a minute) follows a daily cycle of up to about ±23 % without lag, and leaves
-# faster rises (a slow drift's 0.6-5 % a minute) to stand out. Chosen on 2026-12-07 from seeds 0-4
-# of `labstream model generalise` (README, "Generalisation", which also gives held-out seeds).
+# Holt trend of the baselines: weight, and the largest trend per reading as a fraction of the level,
+# per feature (loss, latency, utilisation, connections, errors). 0.1 % a reading (one a minute)
+# follows a daily cycle of up to about ±23 % without lag, 0.3 % one of about ±70 %: utilisation and
+# connections follow their users' day, latency less; a slow drift of latency rises 0.6-5 % a minute,
+# well above latency's 0.2 %, and stands out. Chosen on 2026-12-07 from seeds 0-4 of `labstream model
+# generalise` (0.1 % everywhere in rounds 1-2; README, "Generalisation", which gives held-out seeds).
 TREND_ALPHA = 0.03
-TREND_CAP = 0.001
+TREND_CAP = (0.001, 0.002, 0.003, 0.003, 0.001)
 # from this many readings of its own on, a device in warm-up is flagged only if its reading also
 # deviates from them (besides the fleet's judgement): unusual but steady devices stop alerting
 SELF_CHECK_AFTER = 5
@@ -86,7 +88,7 @@ def train_detector(
     warmup: int = 30,
     n_estimators: int = 100,
     trend_alpha: float = TREND_ALPHA,
-    trend_cap: float = TREND_CAP,
+    trend_cap: float | Sequence[float] = TREND_CAP,
     censor_at_bounds: bool = True,
     self_check_after: int = SELF_CHECK_AFTER,
     warmup_learns_all: bool = True,
@@ -119,7 +121,7 @@ def train_detector(
         alpha=alpha,
         warmup=warmup,
         trend_alpha=trend_alpha,
-        trend_cap=trend_cap,
+        trend_cap=np.asarray(trend_cap, dtype=np.float64),
         censor_at_bounds=censor_at_bounds,
         self_check_after=self_check_after,
         warmup_learns_all=warmup_learns_all,
@@ -153,7 +155,7 @@ def train_detector(
             "short_alpha": params.short_alpha,
             "short_clip_z": params.short_clip_z,
             "trend_alpha": trend_alpha,
-            "trend_cap": trend_cap,
+            "trend_cap": np.asarray(trend_cap, dtype=np.float64).tolist(),
             "censor_at_bounds": censor_at_bounds,
             "self_check_after": self_check_after,
             "warmup_learns_all": warmup_learns_all,
