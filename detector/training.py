@@ -65,6 +65,7 @@ FAR_LEVELS = (1,)
 CUSUM_K = 1.25
 CUSUM_CLIP = 4.0
 CUSUM_CAP = 30.0
+CUSUM_FEATURES = (1,)  # latency
 
 
 def _device_noise(rows: np.ndarray, inv: np.ndarray, n_dev: int) -> np.ndarray:
@@ -98,6 +99,7 @@ def train_detector(
     cusum_clip: float = CUSUM_CLIP,
     cusum_cap: float = CUSUM_CAP,
     far_levels: tuple[int, ...] = FAR_LEVELS,
+    cusum_features: tuple[int, ...] = CUSUM_FEATURES,
 ) -> Detector:
     """Fit a detector on (mostly) normal traffic; anomalies in it only make thresholds more conservative."""
     rows = np.asarray(rows, dtype=np.float64)
@@ -130,6 +132,7 @@ def train_detector(
         cusum_k=cusum_k,
         cusum_clip=cusum_clip,
         cusum_cap=cusum_cap,
+        cusum_features=tuple(cusum_features),
     )
     no_flags = np.zeros(rows.shape[0], dtype=bool)
     passed = sequential_pass(rows, inv, occ, load_states(devices, {}), params, (math.inf, math.inf), no_flags)
