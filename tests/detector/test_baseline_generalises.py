@@ -197,3 +197,20 @@ def test_the_cusum_stops_alerting_soon_after_a_rise_is_over(trained: tuple[np.nd
     # device is not flagged for (cap - threshold) / k readings after it (the incident would not end)
     assert s.passed.cusum_raw[start:end].max() >= det.raw_thresholds[2]
     assert not s.is_anomaly[end + 3 :].any()
+
+
+def test_a_model_saved_before_round_3_keeps_its_behaviour(trained: tuple[np.ndarray, list[str]]) -> None:
+    rows, ids = trained
+    # what a round-2 model was: no CUSUM, one trend cap, every level may be "far" at first readings
+    like_old = train_detector(rows, ids, seed=5, cusum_k=0.0, trend_cap=0.001, far_levels=(1, 2, 3))
+    state = dict(like_old.state)
+    params = {k: v for k, v in state["params"].items() if not k.startswith("cusum") and k != "far_levels"}
+    params["trend_cap"] = 0.001
+    state["params"] = params
+    old = Detector(state)  # as loaded from a round-2 file: none of the round-3 keys
+    assert old.c_cal is None and old.far_levels == (1, 2, 3) and len(old.raw_thresholds) == 2
+    stream = incident_stream(seed=3, n_devices=6, minutes=600, per_type=1, quiet_minutes=0, at_start=2)
+    got = old.score_arrays(stream.rows, stream.device_ids, {})
+    want = like_old.score_arrays(stream.rows, stream.device_ids, {})
+    assert np.array_equal(got.is_anomaly, want.is_anomaly) and np.allclose(got.score, want.score)
+    assert got.is_anomaly.any()
