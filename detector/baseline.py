@@ -41,9 +41,16 @@ that average's own standard deviation (EWMA control chart). The short average ca
 sustained shifts that are small per event: slow drifts, error storms in noisy
 error rates. Each statistic is the root-sum-square of directional z-scores.
 
+With ``cusum_k > 0`` a third statistic: a one-sided CUSUM of each ``cusum_features`` reading's
+robust z-score (latency), ``S = max(0, S + min(z, cusum_clip) - cusum_k)``, which adds up a small
+persistent rise (a slow drift under noise) that the short average misses; it is capped at
+``cusum_cap`` in training and, when scoring, ``cusum_margin`` steps above its threshold, so a rise
+that is over stops being flagged within a few readings.
+
 The state of one device is JSON:
-``{"n": int, "mean": [5 floats], "mad": [5 floats], "short": [5 floats], "trend": [5 floats]}``
-(a state without ``"trend"``, written before it existed, has none).
+``{"n": int, "mean": [5 floats], "mad": [5 floats], "short": [5 floats], "trend": [5 floats],
+"cusum": [5 floats]}`` (a state without ``"trend"`` or ``"cusum"``, written before they existed,
+has zeros).
 
 Events of one batch are processed in rounds: round ``k`` holds every device's
 ``k``-th event of the batch, so each round is one set of numpy operations and
@@ -75,7 +82,8 @@ class BaselineParams:
     short_alpha: float = 0.25
     short_clip_z: float = 6.0
     trend_alpha: float = 0.0  # Holt trend weight (0: no trend, the baseline is a plain EWMA)
-    trend_cap: float = 0.0  # largest trend per reading, as a fraction of the level
+    trend_cap: float | np.ndarray = 0.0  # largest trend per reading, as a fraction of the level
+    # (one number, or one per feature)
     censor_at_bounds: bool = False  # a fraction at 1.0 (saturated) does not update its noise scale
     self_check_after: int = 0  # from this many readings on, a warm-up reading must also deviate from its own
     # (0: off)
@@ -85,6 +93,12 @@ class BaselineParams:
     # device-independent evidence (loss, errors): a level unlike the fleet's waits for the device's own
     defer_level_above: float = 3.0  # ... unless the fleet scores it this many decades above the threshold
     # (far beyond any device of the fleet: a 2.5 s latency is news even at a device's first reading)
+    cusum_k: float = 0.0  # one-sided CUSUM of the rise of each ``cusum_features`` reading (0: off):
+    # S = min(cusum_cap, max(0, S + min(z, cusum_clip) - cusum_k)), z the reading's robust z-score
+    cusum_clip: float = 4.0
+    cusum_cap: float = 30.0
+    cusum_features: tuple[int, ...] = (1,)  # latency
+    cusum_margin: float = 2.0  # when scoring, the CUSUM is capped this many steps (k) above its threshold
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +107,7 @@ class PassResult:
 
     dev_raw: np.ndarray  # (n,) root-sum-square of directional robust z-scores of the event
     smooth_raw: np.ndarray  # (n,) the same for the short EWMA including the event
+    cusum_raw: np.ndarray  # (n,) the largest CUSUM of the event's ``cusum_features`` (0 when off)
     z: np.ndarray  # (n, 5) signed robust z-scores vs the device baseline before the event
     zs: np.ndarray  # (n, 5) signed z-scores of the short EWMA
     expected: np.ndarray  # (n, 5) the baseline mean before the event
@@ -119,14 +134,15 @@ def index_batch(device_ids: Sequence[str]) -> tuple[list[str], np.ndarray, np.nd
 
 def load_states(
     devices: Sequence[str], baselines: Mapping[str, Mapping]
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """``(n, mean, mad, short, trend)`` arrays for ``devices``; a missing or empty state is a new device."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``(n, mean, mad, short, trend, cusum)`` arrays for ``devices``; a missing or empty state is new."""
     m = len(devices)
     n = np.zeros(m, dtype=np.int64)
     mean = np.zeros((m, N_FEATURES))
     mad = np.zeros((m, N_FEATURES))
     short = np.zeros((m, N_FEATURES))
     trend = np.zeros((m, N_FEATURES))
+    cusum = np.zeros((m, N_FEATURES))
     for j, d in enumerate(devices):
         st = baselines.get(d)
         if st and st.get("n"):
@@ -135,7 +151,8 @@ def load_states(
             mad[j] = st["mad"]
             short[j] = st.get("short", st["mean"])
             trend[j] = st.get("trend", 0.0)
-    return n, mean, mad, short, trend
+            cusum[j] = st.get("cusum", 0.0)
+    return n, mean, mad, short, trend, cusum
 
 
 def store_states(
@@ -145,11 +162,12 @@ def store_states(
     mad: np.ndarray,
     short: np.ndarray,
     trend: np.ndarray,
+    cusum: np.ndarray,
     baselines: MutableMapping,
 ) -> None:
     """Write the states of ``devices`` back into ``baselines`` (plain ints, floats, lists)."""
     n_l, mean_l, mad_l, short_l = n.tolist(), mean.tolist(), mad.tolist(), short.tolist()
-    trend_l = trend.tolist()
+    trend_l, cusum_l = trend.tolist(), cusum.tolist()
     for j, d in enumerate(devices):
         baselines[d] = {
             "n": n_l[j],
@@ -157,6 +175,7 @@ def store_states(
             "mad": mad_l[j],
             "short": short_l[j],
             "trend": trend_l[j],
+            "cusum": cusum_l[j],
         }
 
 
@@ -171,22 +190,23 @@ def sequential_pass(
     occ: np.ndarray,
     state: tuple[np.ndarray, ...],
     params: BaselineParams,
-    thresholds: tuple[float, float],
+    thresholds: tuple[float, ...],
     warm_anomalous: np.ndarray,
     warm_independent: np.ndarray | None = None,
 ) -> PassResult:
     """Score rows against their devices' baselines and update ``state`` in place, in event order.
 
-    ``thresholds`` are the raw (event, short-average) statistics at which a warmed-up device's
-    event is anomalous (``inf`` while training); ``warm_anomalous`` flags warm-up rows the global
+    ``thresholds`` are the raw (event, short-average[, CUSUM]) statistics at which a warmed-up
+    device's event is anomalous (``inf`` while training); ``warm_anomalous`` flags warm-up rows the global
     model judged anomalous, ``warm_independent`` those it judged anomalous on loss and errors alone
     (used with ``defer_level``; ``None``: no row).
     """
-    n, mean, mad, short, trend = state
+    n, mean, mad, short, trend, cusum = state
     size = rows.shape[0]
     out = PassResult(
         dev_raw=np.zeros(size),
         smooth_raw=np.zeros(size),
+        cusum_raw=np.zeros(size),
         z=np.zeros((size, N_FEATURES)),
         zs=np.zeros((size, N_FEATURES)),
         expected=np.zeros((size, N_FEATURES)),
@@ -195,6 +215,17 @@ def sequential_pass(
     )
     sa = params.short_alpha
     short_sd = np.sqrt(sa / (2.0 - sa))  # std of an EWMA of iid noise, in units of the noise std
+    use_cusum = params.cusum_k > 0 and len(thresholds) > 2
+    # scoring: at most two steps above the threshold, so a rise that is over stops alerting within
+    # about two readings (a latency spike would otherwise leave the CUSUM at its cap, and the device
+    # flagged for (cap - threshold) / k readings after it); in training (no threshold) the cap
+    c_cap = (
+        min(params.cusum_cap, thresholds[2] + params.cusum_margin * params.cusum_k)
+        if use_cusum
+        else params.cusum_cap
+    )
+    cf = np.zeros(N_FEATURES, dtype=bool)
+    cf[list(params.cusum_features)] = True
     order = np.argsort(occ, kind="stable")
     bounds = np.concatenate(([0], np.cumsum(np.bincount(occ)))) if size else np.zeros(1, dtype=np.int64)
     for k in range(len(bounds) - 1):
@@ -220,6 +251,17 @@ def sequential_pass(
             zs = (sh - mu) / (scale * short_sd)
         d, ds = _rss(z, params.two_sided), _rss(zs, params.two_sided)
         own = (d >= thresholds[0]) | (ds >= thresholds[1])
+        if params.cusum_k > 0:
+            # a small persistent rise adds up reading after reading; the baseline is not trusted (nor
+            # the CUSUM) until warmed up, and the cap lets it fall below the threshold within a few
+            # readings once the rise is over
+            step = np.minimum(z, params.cusum_clip) - params.cusum_k
+            c = np.where(warmed[:, None] & cf, np.clip(cusum[dev] + step, 0.0, c_cap), 0.0)
+            cusum[dev] = c
+            cr = c.max(axis=1)
+            out.cusum_raw[r] = cr
+            if use_cusum:
+                own = own | (cr >= thresholds[2])
         warm = warm_anomalous[r]
         if params.self_check_after > 0:
             early = nd < params.self_check_after

@@ -7,7 +7,8 @@ share this scale: an event of a device whose baseline is warmed up is scored by
 the larger of two statistics against that baseline, each calibrated on its own,
 minus log10(2) for having two looks (Bonferroni): the root-sum-square of the event's
 robust z-scores (spikes) and of the z-scores of a short EWMA of the device's recent
-values (sustained shifts, see :mod:`detector.baseline`); an event of a device still
+values (sustained shifts, see :mod:`detector.baseline`), and, in models trained with it, a
+CUSUM of the latency's rise (slow drifts; three looks, log10(3)); an event of a device still
 in warm-up is scored by a global IsolationForest on the five raw
 metrics (log-scaled). ``is_anomaly`` is ``score >= threshold`` (stored with the
 model); severity bands are ``threshold + 2`` (medium) and ``threshold + 5`` (high).
@@ -101,14 +102,24 @@ class Detector:
             short_clip_z=float(p["short_clip_z"]),
             # models saved before the trend existed have none: their baseline is a plain EWMA
             trend_alpha=float(p.get("trend_alpha", 0.0)),
-            trend_cap=float(p.get("trend_cap", 0.0)),
+            # one number (rounds 1-2) or one per feature
+            trend_cap=np.asarray(p.get("trend_cap", 0.0), dtype=np.float64),
             censor_at_bounds=bool(p.get("censor_at_bounds", False)),
             self_check_after=int(p.get("self_check_after", 0)),
             warmup_learns_all=bool(p.get("warmup_learns_all", False)),
             drop_floor=float(p.get("drop_floor", 0.0)),
             defer_level=bool(p.get("defer_level", False)),
             defer_level_above=float(p.get("defer_level_above", 3.0)),
+            # models saved before the CUSUM existed have none: two looks, as before
+            cusum_k=float(p.get("cusum_k", 0.0)),
+            cusum_clip=float(p.get("cusum_clip", 4.0)),
+            cusum_cap=float(p.get("cusum_cap", 30.0)),
+            cusum_features=tuple(int(f) for f in p.get("cusum_features", (1,))),
+            cusum_margin=float(p.get("cusum_margin", 2.0)),
         )
+        # the levels whose value alone may alert at a device's first readings when far beyond the fleet;
+        # models saved before this existed: all three
+        self.far_levels = tuple(int(f) for f in p.get("far_levels", (1, 2, 3)))
         self.g_center = np.asarray(state["g_center"], dtype=np.float64)
         self.g_scale = np.asarray(state["g_scale"], dtype=np.float64)
         # models saved before the envelope existed have no g_lo/g_hi: the envelope then never fires
@@ -119,12 +130,18 @@ class Detector:
         self.g_cal = TailCalibrator.from_state(state["g_cal"])
         self.d_cal = TailCalibrator.from_state(state["d_cal"])
         self.s_cal = TailCalibrator.from_state(state["s_cal"])
+        self.c_cal = TailCalibrator.from_state(state["c_cal"]) if state.get("c_cal") is not None else None
+        # Bonferroni for the statistics a warmed-up device is judged by (two, or three with the CUSUM)
+        self.looks = math.log10(2.0 if self.c_cal is None else 3.0)
         self.threshold = float(state["threshold"])
         self.medium, self.high = self.threshold + 2.0, self.threshold + 5.0
-        self.raw_thresholds = (
-            self.d_cal.raw_threshold(self.threshold + _TWO_LOOKS),
-            self.s_cal.raw_threshold(self.threshold + _TWO_LOOKS),
-        )
+        raw = [
+            self.d_cal.raw_threshold(self.threshold + self.looks),
+            self.s_cal.raw_threshold(self.threshold + self.looks),
+        ]
+        if self.c_cal is not None:
+            raw.append(self.c_cal.raw_threshold(self.threshold + self.looks))
+        self.raw_thresholds = tuple(raw)
 
     @property
     def drift_reference(self) -> dict[str, Any]:
@@ -140,6 +157,7 @@ class Detector:
             "high": self.high,
             "event_deviation_raw": self.raw_thresholds[0],
             "recent_deviation_raw": self.raw_thresholds[1],
+            **({"cusum_raw": self.raw_thresholds[2]} if len(self.raw_thresholds) > 2 else {}),
         }
 
     def global_scores(self, rows: np.ndarray) -> np.ndarray:
@@ -159,11 +177,13 @@ class Detector:
         envelope = np.where(excess > 0, self.threshold + excess, 0.0)
         return np.maximum(forest, envelope)
 
-    def independent_scores(self, rows: np.ndarray) -> np.ndarray:
+    def independent_scores(self, rows: np.ndarray, keep: Sequence[int] = ()) -> np.ndarray:
         """The global score of what does not depend on a device's levels: each row with its latency,
-        utilisation and connections set to the fleet's medians, so only packet loss and errors count."""
+        utilisation and connections (except the features in ``keep``) set to the fleet's medians, so
+        only packet loss and errors (and ``keep``) count."""
         neutral = np.array(rows, dtype=np.float64)
-        neutral[:, 1:4] = self.global_median[1:4]
+        levels = [f for f in (1, 2, 3) if f not in keep]
+        neutral[:, levels] = self.global_median[levels]
         return self.global_scores(neutral)
 
     def _forest_scores(self, x: np.ndarray) -> np.ndarray:
@@ -219,7 +239,10 @@ class Detector:
             g[in_warmup] = self.global_scores(rows[in_warmup])
             if self.params.defer_level and defer_levels:
                 independent = np.zeros(rows.shape[0], dtype=bool)
-                far = g[in_warmup] >= self.threshold + self.params.defer_level_above
+                far_g = g[in_warmup]
+                if self.far_levels != (1, 2, 3):  # only these levels may be "far" (see training.FAR_LEVELS)
+                    far_g = self.independent_scores(rows[in_warmup], keep=self.far_levels)
+                far = far_g >= self.threshold + self.params.defer_level_above
                 independent[in_warmup] = far | (self.independent_scores(rows[in_warmup]) >= self.threshold)
         params = self.params if defer_levels else dataclasses.replace(self.params, defer_level=False)
         passed = sequential_pass(
@@ -227,7 +250,10 @@ class Detector:
         )
         dev = self.d_cal.transform(passed.dev_raw)
         recent = self.s_cal.transform(passed.smooth_raw)
-        score = np.where(passed.warmed, np.maximum(dev, recent) - _TWO_LOOKS, g)
+        best = np.maximum(dev, recent)
+        if self.c_cal is not None:
+            best = np.maximum(best, self.c_cal.transform(passed.cusum_raw))
+        score = np.where(passed.warmed, best - self.looks, g)
         store_states(devices, *state, baselines)
         return Scores(score=score, is_anomaly=passed.anomalous, passed=passed)
 
@@ -273,6 +299,9 @@ class Detector:
         if p.warmed[i]:  # explain with whichever statistic is the more extreme
             d, s = p.dev_raw[i : i + 1], p.smooth_raw[i : i + 1]
             recent = self.s_cal.transform(s)[0] > self.d_cal.transform(d)[0]
+            if self.c_cal is not None:  # a persistent rise (the CUSUM) is explained by the recent average
+                c = self.c_cal.transform(p.cusum_raw[i : i + 1])[0]
+                recent = recent or c > self.d_cal.transform(d)[0]
             expected, z = p.expected[i], (p.zs[i] if recent else p.z[i])
         else:  # baseline not trusted yet: explain against the fleet's typical values
             expected = self.global_median

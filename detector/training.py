@@ -36,12 +36,14 @@ MIN_ROWS = 500
 # Smallest robust std per feature, in the metric's units (resolution of the measurement).
 _ABS_FLOORS = np.array([1e-4, 0.05, 1e-3, 0.5, 1e-5])
 _TWO_SIDED = np.array([False, False, True, True, False])  # utilisation or connections collapsing is news too
-# Holt trend of the baselines: weight, and the largest trend per reading as a fraction of the level.
-# 0.1 % a reading (one a minute) follows a daily cycle of up to about ±23 % without lag, and leaves
-# faster rises (a slow drift's 0.6-5 % a minute) to stand out. Chosen on 2026-12-07 from seeds 0-4
-# of `labstream model generalise` (README, "Generalisation", which also gives held-out seeds).
+# Holt trend of the baselines: weight, and the largest trend per reading as a fraction of the level,
+# per feature (loss, latency, utilisation, connections, errors). 0.1 % a reading (one a minute)
+# follows a daily cycle of up to about ±23 % without lag, 0.3 % one of about ±70 %: utilisation and
+# connections follow their users' day, latency less; a slow drift of latency rises 0.6-5 % a minute,
+# well above latency's 0.2 %, and stands out. Chosen on 2026-12-07 from seeds 0-4 of `labstream model
+# generalise` (0.1 % everywhere in rounds 1-2; README, "Generalisation", which gives held-out seeds).
 TREND_ALPHA = 0.03
-TREND_CAP = 0.001
+TREND_CAP = (0.001, 0.002, 0.003, 0.003, 0.001)
 # from this many readings of its own on, a device in warm-up is flagged only if its reading also
 # deviates from them (besides the fleet's judgement): unusual but steady devices stop alerting
 SELF_CHECK_AFTER = 5
@@ -55,6 +57,15 @@ DROP_FLOOR = 0.1
 # `labstream model generalise`: one false alert fewer per near-limit device, at the price of most
 # level-only incidents that start at a device's first reading (README, "Generalisation").
 DEFER_LEVEL = True
+# a level alone alerts at a device's first readings (before SELF_CHECK_AFTER) only when far beyond the
+# fleet (defer_level_above decades) and only for these features: latency (1). Utilisation and connections
+# describe how big and busy a device is, which a training fleet cannot bound (a lab's core switch
+# at 7,000 connections is not an incident); seconds of latency are bad on any device.
+FAR_LEVELS = (1,)
+CUSUM_K = 1.25
+CUSUM_CLIP = 4.0
+CUSUM_CAP = 30.0
+CUSUM_FEATURES = (1,)  # latency
 
 
 def _device_noise(rows: np.ndarray, inv: np.ndarray, n_dev: int) -> np.ndarray:
@@ -78,12 +89,17 @@ def train_detector(
     warmup: int = 30,
     n_estimators: int = 100,
     trend_alpha: float = TREND_ALPHA,
-    trend_cap: float = TREND_CAP,
+    trend_cap: float | Sequence[float] = TREND_CAP,
     censor_at_bounds: bool = True,
     self_check_after: int = SELF_CHECK_AFTER,
     warmup_learns_all: bool = True,
     drop_floor: float = DROP_FLOOR,
     defer_level: bool = DEFER_LEVEL,
+    cusum_k: float = CUSUM_K,
+    cusum_clip: float = CUSUM_CLIP,
+    cusum_cap: float = CUSUM_CAP,
+    far_levels: tuple[int, ...] = FAR_LEVELS,
+    cusum_features: tuple[int, ...] = CUSUM_FEATURES,
 ) -> Detector:
     """Fit a detector on (mostly) normal traffic; anomalies in it only make thresholds more conservative."""
     rows = np.asarray(rows, dtype=np.float64)
@@ -107,12 +123,16 @@ def train_detector(
         alpha=alpha,
         warmup=warmup,
         trend_alpha=trend_alpha,
-        trend_cap=trend_cap,
+        trend_cap=np.asarray(trend_cap, dtype=np.float64),
         censor_at_bounds=censor_at_bounds,
         self_check_after=self_check_after,
         warmup_learns_all=warmup_learns_all,
         drop_floor=drop_floor,
         defer_level=defer_level,
+        cusum_k=cusum_k,
+        cusum_clip=cusum_clip,
+        cusum_cap=cusum_cap,
+        cusum_features=tuple(cusum_features),
     )
     no_flags = np.zeros(rows.shape[0], dtype=bool)
     passed = sequential_pass(rows, inv, occ, load_states(devices, {}), params, (math.inf, math.inf), no_flags)
@@ -123,6 +143,7 @@ def train_detector(
         )
     d_cal = TailCalibrator.fit(passed.dev_raw[passed.warmed])
     s_cal = TailCalibrator.fit(passed.smooth_raw[passed.warmed])
+    c_cal = TailCalibrator.fit(passed.cusum_raw[passed.warmed]) if cusum_k > 0 else None
     per_event = target_false_alert_rate / max(events_per_window, 1.0)
     global_median = np.median(rows, axis=0)
     state = {
@@ -137,13 +158,19 @@ def train_detector(
             "short_alpha": params.short_alpha,
             "short_clip_z": params.short_clip_z,
             "trend_alpha": trend_alpha,
-            "trend_cap": trend_cap,
+            "trend_cap": np.asarray(trend_cap, dtype=np.float64).tolist(),
             "censor_at_bounds": censor_at_bounds,
             "self_check_after": self_check_after,
             "warmup_learns_all": warmup_learns_all,
             "drop_floor": drop_floor,
             "defer_level": defer_level,
             "defer_level_above": params.defer_level_above,
+            "cusum_k": cusum_k,
+            "cusum_clip": cusum_clip,
+            "cusum_cap": cusum_cap,
+            "cusum_features": list(params.cusum_features),
+            "cusum_margin": params.cusum_margin,
+            "far_levels": list(far_levels),
         },
         "g_center": g_center,
         "g_scale": g_scale,
@@ -160,4 +187,6 @@ def train_detector(
         "events_per_window": float(events_per_window),
         "reference": reference_from(rows),
     }
+    if c_cal is not None:
+        state["c_cal"] = c_cal.to_state()
     return Detector(state)

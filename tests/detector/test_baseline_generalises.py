@@ -38,8 +38,10 @@ def test_the_trend_follows_a_strong_daily_cycle_and_still_finds_incidents(
     trained: tuple[np.ndarray, list[str]],
 ) -> None:
     rows, ids = trained
-    with_trend = train_detector(rows, ids, seed=5)
-    without = train_detector(rows, ids, seed=5, trend_alpha=0.0, trend_cap=0.0)
+    # the CUSUM off in both, so only the trend differs (with it, three looks raise both thresholds
+    # and this small stream has no false alert either way)
+    with_trend = train_detector(rows, ids, seed=5, cusum_k=0.0)
+    without = train_detector(rows, ids, seed=5, trend_alpha=0.0, trend_cap=0.0, cusum_k=0.0)
     assert with_trend.params.trend_alpha > 0 and without.params.trend_alpha == 0
     stream = incident_stream(
         seed=11, n_devices=8, minutes=1440, per_type=1, variation=Variation(cycle=2.5, latency_cycle=0.3)
@@ -103,9 +105,15 @@ def test_a_device_unlike_the_fleet_alerts_only_until_it_has_shown_its_normal(
     # deferred (shipped): its levels wait for its own readings, which show them normal: no alert at all
     assert not _flags(det, hot, ["hot"] * n).any()
     far = hot.copy()
-    far[:, 3] *= 10  # 20,000 connections: more than defer_level_above decades beyond the fleet
+    far[:, 3] *= 10  # 20,000 connections: more than defer_level_above decades beyond the fleet,
     assert det.global_scores(far[:1])[0] >= det.threshold + det.params.defer_level_above
-    assert _flags(det, far, ["far"] * n)[0]
+    # but connections say how big a device is: that level alone waits for its own readings too
+    assert det.far_levels == (1,)
+    assert not _flags(det, far, ["far"] * n).any()
+    slow = hot.copy()
+    slow[:, 1] *= 100  # 2 s latency: bad on any device, news at its first reading
+    assert det.global_scores(slow[:1])[0] >= det.threshold + det.params.defer_level_above
+    assert _flags(det, slow, ["slow"] * n)[0]
     burst = hot.copy()
     burst[:, 0] = 0.2  # a packet-loss burst from the first reading is still found at its first readings
     k = det.params.self_check_after
@@ -116,5 +124,93 @@ def test_a_device_unlike_the_fleet_alerts_only_until_it_has_shown_its_normal(
 
 def test_a_state_written_before_the_trend_still_loads() -> None:
     old = {"n": 40, "mean": [0.0, 20.0, 0.5, 100.0, 0.001], "mad": [0.001, 1.0, 0.02, 5.0, 0.001]}
-    n, mean, mad, short, trend = load_states(["d"], {"d": old})
-    assert n[0] == 40 and (trend == 0).all() and (short[0] == mean[0]).all()
+    n, mean, mad, short, trend, cusum = load_states(["d"], {"d": old})
+    assert n[0] == 40 and (trend == 0).all() and (cusum == 0).all() and (short[0] == mean[0]).all()
+
+
+def test_the_cusum_finds_slow_drifts_in_noise_that_the_short_average_misses(
+    trained: tuple[np.ndarray, list[str]],
+) -> None:
+    rows, ids = trained
+    det = train_detector(rows, ids, seed=5)
+    off = train_detector(rows, ids, seed=5, cusum_k=0.0)
+    assert det.params.cusum_k > 0 and off.params.cusum_k == 0 and len(det.raw_thresholds) == 3
+    rng = np.random.default_rng(3)
+    n, start, ramp = 400, 200, 150  # latency rises linearly to x2.5 over 150 readings, noise x3
+    lat = 40.0 * np.exp(rng.normal(0, 0.24, n))
+    lat[start : start + ramp] *= 1.0 + 1.5 * np.arange(ramp) / ramp
+    lat = lat[: start + ramp]
+    m = lat.size
+    drift = np.column_stack(
+        [
+            np.full(m, 0.001),
+            lat,
+            0.4 + rng.normal(0, 0.01, m),
+            rng.poisson(100, m).astype(float),
+            np.full(m, 0.001),
+        ]
+    )
+    assert not _flags(det, drift, ["d"] * m)[:start].any()
+    assert _flags(det, drift, ["d"] * m)[start:].any()
+    assert not _flags(off, drift, ["d"] * m)[start:].any()
+
+
+def test_the_cusum_score_means_decades_of_rarity_on_unseen_normal_traffic(
+    trained: tuple[np.ndarray, list[str]],
+) -> None:
+    rows, ids = trained
+    det = train_detector(rows, ids, seed=5)
+    assert det.c_cal is not None
+    # normal traffic of other devices, a whole day: a calibrated CUSUM score of k decades should be
+    # reached by about one warmed-up reading in 10**k (so the target rate still means what it says)
+    other, other_ids, _ = synthetic_normal_traffic(n_devices=20, minutes=1440, seed=6)
+    baselines: dict[str, dict] = {}
+    passes = [
+        det.score_arrays(other[i : i + 1000], other_ids[i : i + 1000], baselines).passed
+        for i in range(0, len(other_ids), 1000)
+    ]
+    score = det.c_cal.transform(np.concatenate([p.cusum_raw[p.warmed] for p in passes]))
+    for k in (1, 2):
+        assert 10.0**-k / 3 <= (score >= k).mean() <= 3 * 10.0**-k, (k, (score >= k).mean())
+
+
+def test_the_cusum_stops_alerting_soon_after_a_rise_is_over(trained: tuple[np.ndarray, list[str]]) -> None:
+    rows, ids = trained
+    det = train_detector(rows, ids, seed=5)
+    rng = np.random.default_rng(4)
+    n, start, end = 200, 100, 110  # latency x5 for 10 readings of a warmed-up device
+    lat = 40.0 * np.exp(rng.normal(0, 0.08, n))
+    lat[start:end] *= 5.0
+    spike = np.column_stack(
+        [
+            np.full(n, 0.001),
+            lat,
+            0.4 + rng.normal(0, 0.01, n),
+            rng.poisson(100, n).astype(float),
+            np.full(n, 0.001),
+        ]
+    )
+    baselines: dict[str, dict] = {}
+    s = det.score_arrays(spike, ["s"] * n, baselines)
+    assert s.is_anomaly[start:end].all()
+    # the CUSUM passed its threshold during the spike, but is capped near it when scoring, so the
+    # device is not flagged for (cap - threshold) / k readings after it (the incident would not end)
+    assert s.passed.cusum_raw[start:end].max() >= det.raw_thresholds[2]
+    assert not s.is_anomaly[end + 3 :].any()
+
+
+def test_a_model_saved_before_round_3_keeps_its_behaviour(trained: tuple[np.ndarray, list[str]]) -> None:
+    rows, ids = trained
+    # what a round-2 model was: no CUSUM, one trend cap, every level may be "far" at first readings
+    like_old = train_detector(rows, ids, seed=5, cusum_k=0.0, trend_cap=0.001, far_levels=(1, 2, 3))
+    state = dict(like_old.state)
+    params = {k: v for k, v in state["params"].items() if not k.startswith("cusum") and k != "far_levels"}
+    params["trend_cap"] = 0.001
+    state["params"] = params
+    old = Detector(state)  # as loaded from a round-2 file: none of the round-3 keys
+    assert old.c_cal is None and old.far_levels == (1, 2, 3) and len(old.raw_thresholds) == 2
+    stream = incident_stream(seed=3, n_devices=6, minutes=600, per_type=1, quiet_minutes=0, at_start=2)
+    got = old.score_arrays(stream.rows, stream.device_ids, {})
+    want = like_old.score_arrays(stream.rows, stream.device_ids, {})
+    assert np.array_equal(got.is_anomaly, want.is_anomaly) and np.allclose(got.score, want.score)
+    assert got.is_anomaly.any()
