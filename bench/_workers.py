@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+import uuid
 from pathlib import Path
 
 import psutil
@@ -101,7 +102,7 @@ def start_together(settings: Settings, mode: str, log_dir: Path, n: int) -> list
     With the broker's ``group.initial.rebalance.delay.ms`` (Apache Kafka's default is 3 s) they join
     the group's first generation together: the measurement sees no rebalance.
     """
-    go = log_dir / f"go-{free_port()}"
+    go = log_dir / f"go-{uuid.uuid4().hex}"  # never a stale signal of an earlier measurement
     workers = [BenchWorker(settings, mode, log_dir, go_file=go).start() for _ in range(n)]
     try:
         _wait_loaded(workers, go, n)
@@ -110,6 +111,8 @@ def start_together(settings: Settings, mode: str, log_dir: Path, n: int) -> list
             w.stop()
         raise
     go.touch()
+    for marker in log_dir.glob(f"{go.name}.loaded.*"):
+        marker.unlink()
     return workers
 
 

@@ -494,27 +494,30 @@ class Collector:
 
         Direct sends Kafka has not acknowledged within ``timeout`` (Kafka away or silent) are failed
         into the spool, in send order, not left in kafka-python's memory (neither spooled nor
-        counted once the process ends): closing then takes up to one request timeout more.
+        counted once the process ends): closing then takes up to the request timeout plus 5 s
+        more.
         """
         if self._closed:
             return
         self._closed = True
-        self._drainer.stop()
-        producer = self.delivery.producer
         try:
-            if producer is not None:
-                self._close_producer(producer, timeout)
+            self._drainer.stop()
+            producer = self.delivery.producer
+            try:
+                if producer is not None:
+                    self._close_producer(producer, timeout)
+            finally:
+                self._spool_failed()
+                if self._failed:
+                    self._lose(len(self._failed), self._failed_reason)
+                    log.error("closing: %d events Kafka did not take could not be spooled", len(self._failed))
+                    self._failed.clear()
+            if self.spool.depth:
+                log.warning(
+                    "closing with %d events in the spool; they are sent at the next start", self.spool.depth
+                )
         finally:
-            self._spool_failed()
-            if self._failed:
-                self._lose(len(self._failed), self._failed_reason)
-                log.error("closing: %d events Kafka did not take could not be spooled", len(self._failed))
-                self._failed.clear()
-        if self.spool.depth:
-            log.warning(
-                "closing with %d events in the spool; they are sent at the next start", self.spool.depth
-            )
-        self.spool.close()
+            self.spool.close()  # its lock is released whatever happened above
 
     def _close_producer(self, producer: Any, timeout: float | None) -> None:
         try:
@@ -528,6 +531,8 @@ class Collector:
             try:
                 producer.flush(request_s + 5.0)
             except KafkaTimeoutError:
+                # not seen since the producer-id wait is bounded (delivery.py); kafka-python 2.3.3's
+                # Sender.force_close cannot help: it raises on a batch in flight ("not in deque")
                 log.error("closing: the Kafka producer did not fail the sends it still holds")  # noqa: TRY400
                 return
         try:

@@ -55,11 +55,12 @@ def broker_supports_idempotence(bootstrap: list[str], timeout_ms: int = 5000) ->
     from kafka.client_async import KafkaClient
 
     client = KafkaClient(bootstrap_servers=bootstrap, request_timeout_ms=timeout_ms)
-    deadline = time.monotonic() + timeout_ms / 1000
     try:
         node = client.least_loaded_node()
         if node is None or not client.await_ready(node, timeout_ms=timeout_ms):
             raise KafkaError("no broker ready for the idempotence probe")
+        # the answers get their own timeout_ms: a slow connect must not leave them none
+        deadline = time.monotonic() + timeout_ms / 1000
         version = client.api_version(InitProducerIdRequest, max_version=1)
         while True:
             fut = client.send(
@@ -76,7 +77,9 @@ def broker_supports_idempotence(bootstrap: list[str], timeout_ms: int = 5000) ->
     finally:
         client.close()
     if retriable or error is None:
-        why = getattr(error, "__name__", None) or type(fut.exception).__name__
+        why = getattr(error, "__name__", None) or (
+            type(fut.exception).__name__ if fut.exception is not None else "no answer"
+        )
         log.warning("the idempotence probe got no definite answer (%s): this producer is not idempotent", why)
         return False
     _cache[key] = ok
@@ -200,10 +203,18 @@ def _bound_producer_id_wait(producer: KafkaProducer) -> None:
         def maybe_wait_for_producer_id() -> None:
             if manager.has_producer_id():
                 return
-            _expire_batches(sender)
-            _init_producer_id_once(sender, manager)
-            if not manager.has_producer_id():
+            try:
                 _expire_batches(sender)
+                _init_producer_id_once(sender, manager)
+                if not manager.has_producer_id():
+                    _expire_batches(sender)
+            except Exception:  # noqa: BLE001 - Sender.run would call run_once again at once: a hot loop
+                if not failures:
+                    log.exception("the bounded producer-id wait failed (kafka-python internals changed?)")
+                failures.append(1)
+                sender._client.poll(timeout_ms=sender.config["retry_backoff_ms"])  # noqa: SLF001
+
+        failures: list[int] = []  # logged once per producer
 
         sender._maybe_wait_for_producer_id = maybe_wait_for_producer_id  # noqa: SLF001
     except Exception:  # noqa: BLE001 - the producer works without the repair, as kafka-python ships it

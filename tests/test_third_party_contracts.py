@@ -190,9 +190,14 @@ def test_kafka_python_producer_id_wait_that_make_producer_bounds() -> None:
     init = _source(sender.Sender.__init__)
     assert "self._client = client" in init and "self._metadata = client.cluster" in init
     assert "self._transaction_manager = self.config['transaction_manager']" in init
-    assert {"request_timeout_ms", "transactional_id", "transaction_timeout_ms"} <= set(
+    assert {"request_timeout_ms", "transactional_id", "transaction_timeout_ms", "retry_backoff_ms"} <= set(
         sender.Sender.DEFAULT_CONFIG
     )
+    from kafka.producer.producer_batch import ProducerBatch
+
+    batch_init = _source(ProducerBatch.__init__)  # what _expire_batches reads of a batch
+    assert "self.topic_partition = tp" in batch_init and "self.created = now" in batch_init
+    assert isinstance(getattr(ProducerBatch, "record_count", None), property)
     manager = transaction_manager.TransactionManager
     for method in (
         "has_producer_id",
