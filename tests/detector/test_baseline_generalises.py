@@ -141,18 +141,24 @@ def test_the_cusum_finds_slow_drifts_in_noise_that_the_short_average_misses(
     lat[start : start + ramp] *= 1.0 + 1.5 * np.arange(ramp) / ramp
     lat = lat[: start + ramp]
     m = lat.size
-    drift = np.column_stack(
-        [
-            np.full(m, 0.001),
-            lat,
-            0.4 + rng.normal(0, 0.01, m),
-            rng.poisson(100, m).astype(float),
-            np.full(m, 0.001),
-        ]
-    )
+    drift = _with_latency(lat, rng)
     assert not _flags(det, drift, ["d"] * m)[:start].any()
     assert _flags(det, drift, ["d"] * m)[start:].any()
     assert not _flags(off, drift, ["d"] * m)[start:].any()
+
+
+def _with_latency(lat: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Readings of one quiet device (loss, utilisation 40 %, 100 connections, errors) with this latency."""
+    n = lat.size
+    return np.column_stack(
+        [
+            np.full(n, 0.001),
+            lat,
+            0.4 + rng.normal(0, 0.01, n),
+            rng.poisson(100, n).astype(float),
+            np.full(n, 0.001),
+        ]
+    )
 
 
 def test_the_cusum_score_means_decades_of_rarity_on_unseen_normal_traffic(
@@ -181,15 +187,7 @@ def test_the_cusum_stops_alerting_soon_after_a_rise_is_over(trained: tuple[np.nd
     n, start, end = 200, 100, 110  # latency x5 for 10 readings of a warmed-up device
     lat = 40.0 * np.exp(rng.normal(0, 0.08, n))
     lat[start:end] *= 5.0
-    spike = np.column_stack(
-        [
-            np.full(n, 0.001),
-            lat,
-            0.4 + rng.normal(0, 0.01, n),
-            rng.poisson(100, n).astype(float),
-            np.full(n, 0.001),
-        ]
-    )
+    spike = _with_latency(lat, rng)
     baselines: dict[str, dict] = {}
     s = det.score_arrays(spike, ["s"] * n, baselines)
     assert s.is_anomaly[start:end].all()
