@@ -7,6 +7,8 @@ small SYNTHETIC stream, so it fails if the part stops doing what the README says
 from __future__ import annotations
 
 import dataclasses
+import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -212,3 +214,7 @@ def test_a_model_saved_before_round_3_keeps_its_behaviour(trained: tuple[np.ndar
     want = like_old.score_arrays(stream.rows, stream.device_ids, {})
     assert np.array_equal(got.is_anomaly, want.is_anomaly) and np.allclose(got.score, want.score)
     assert got.is_anomaly.any()
+    # and that is what round 2's own code gave (recorded at 3df1dd3, see the file's "made_by")
+    recorded = json.loads((Path(__file__).parent / "data" / "round2_scores.json").read_text())
+    assert np.flatnonzero(got.is_anomaly).tolist() == recorded["is_anomaly"]
+    np.testing.assert_allclose(got.score, recorded["score"], atol=1e-5)
