@@ -252,7 +252,7 @@ class Detector:
         recent = self.s_cal.transform(passed.smooth_raw)
         best = np.maximum(dev, recent)
         if self.c_cal is not None:
-            best = np.maximum(best, self.c_cal.transform(passed.cusum_raw))
+            best = np.maximum(best, self._cusum_decades(passed.cusum_raw))
         score = np.where(passed.warmed, best - self.looks, g)
         store_states(devices, *state, baselines)
         return Scores(score=score, is_anomaly=passed.anomalous, passed=passed)
@@ -295,12 +295,21 @@ class Detector:
         scores = s.score
         return s.score, {i: self._anomaly_verdict(rows[i], float(scores[i]), s.passed, i) for i in flagged}
 
+    def _cusum_decades(self, raw: np.ndarray) -> np.ndarray:
+        """The CUSUM's calibrated decades; 0 where it is at rest (no rise accumulated).
+
+        Most readings leave the CUSUM at exactly 0, and the calibrator maps 0 to the decades of its
+        last zero quantile: without this, every warmed-up reading's score would have that floor.
+        """
+        assert self.c_cal is not None
+        return np.where(raw > 0.0, self.c_cal.transform(raw), 0.0)
+
     def _anomaly_verdict(self, row: np.ndarray, score: float, p: PassResult, i: int) -> Verdict:
         if p.warmed[i]:  # explain with whichever statistic is the more extreme
             d, s = p.dev_raw[i : i + 1], p.smooth_raw[i : i + 1]
             recent = self.s_cal.transform(s)[0] > self.d_cal.transform(d)[0]
             if self.c_cal is not None:  # a persistent rise (the CUSUM) is explained by the recent average
-                c = self.c_cal.transform(p.cusum_raw[i : i + 1])[0]
+                c = self._cusum_decades(p.cusum_raw[i : i + 1])[0]
                 recent = recent or c > self.d_cal.transform(d)[0]
             expected, z = p.expected[i], (p.zs[i] if recent else p.z[i])
         else:  # baseline not trusted yet: explain against the fleet's typical values

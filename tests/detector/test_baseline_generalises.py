@@ -180,6 +180,12 @@ def test_the_cusum_score_means_decades_of_rarity_on_unseen_normal_traffic(
     score = det.c_cal.transform(np.concatenate([p.cusum_raw[p.warmed] for p in passes]))
     for k in (1, 2):
         assert 10.0**-k / 3 <= (score >= k).mean() <= 3 * 10.0**-k, (k, (score >= k).mean())
+    # a CUSUM at rest (most readings) adds nothing to a reading's score: no floor under normal scores
+    s = det.score_arrays(other[:2000], other_ids[:2000], {})
+    rest = s.passed.warmed & (s.passed.cusum_raw == 0)
+    assert rest.sum() > 500
+    others = np.maximum(det.d_cal.transform(s.passed.dev_raw), det.s_cal.transform(s.passed.smooth_raw))
+    np.testing.assert_allclose(s.score[rest], (others - det.looks)[rest])
 
 
 def test_the_cusum_stops_alerting_soon_after_a_rise_is_over(trained: tuple[np.ndarray, list[str]]) -> None:
