@@ -32,7 +32,8 @@ import yaml
 from prometheus_client import CollectorRegistry, generate_latest, start_http_server
 
 from foundation.settings import Settings, Topics
-from labstream.broker import EmbeddedBroker, ensure_topics, free_port
+from labstream.broker import ensure_topics, free_port
+from labstream.kafka_cluster import KafkaCluster
 from tests.deploy.queries import DeployQuery, deploy_queries, exported_metrics, metric_names, rule_files
 from tests.deploy.tools import require_tool
 from tests.fixtures.api import ApiProcess
@@ -221,7 +222,7 @@ def _wait_for_families(prometheus: Prometheus, expected: set[str], timeout: floa
 
 
 @pytest.fixture(scope="module")
-def live(broker: EmbeddedBroker, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
+def live(broker: KafkaCluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     prometheus_bin = require_tool("prometheus", "`make system-deps` installs Debian's prometheus package")
     tmp = tmp_path_factory.mktemp("prometheus-live")
     tag = uuid.uuid4().hex[:10]
