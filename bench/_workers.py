@@ -105,7 +105,7 @@ def start_together(settings: Settings, mode: str, log_dir: Path, n: int) -> list
     go = log_dir / f"go-{uuid.uuid4().hex}"  # never a stale signal of an earlier measurement
     workers = [BenchWorker(settings, mode, log_dir, go_file=go).start() for _ in range(n)]
     try:
-        _wait_loaded(workers, go, n)
+        _wait_loaded(workers, go)
     except BaseException:
         for w in workers:
             w.stop()
@@ -116,9 +116,9 @@ def start_together(settings: Settings, mode: str, log_dir: Path, n: int) -> list
     return workers
 
 
-def _wait_loaded(workers: list[BenchWorker], go: Path, n: int) -> None:
+def _wait_loaded(workers: list[BenchWorker], go: Path) -> None:
     deadline = time.monotonic() + 300
-    while len(list(go.parent.glob(f"{go.name}.loaded.*"))) < n:
+    while len(list(go.parent.glob(f"{go.name}.loaded.*"))) < len(workers):
         for w in workers:
             assert w.proc is not None
             if w.proc.poll() is not None:

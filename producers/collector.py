@@ -527,7 +527,7 @@ class Collector:
             # failures reach the spool in close(); kafka-python's own close would wait on them again
             log.warning("closing: sends Kafka did not acknowledge in %s s go to the spool", timeout)
             freeze(producer)
-            request_s = float(self._producer_overrides.get("request_timeout_ms", 10000)) / 1000
+            request_s = float(producer.config["request_timeout_ms"]) / 1000  # what the producer was given
             try:
                 producer.flush(request_s + 5.0)
             except KafkaTimeoutError:

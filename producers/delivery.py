@@ -61,13 +61,10 @@ def broker_supports_idempotence(bootstrap: list[str], timeout_ms: int = 5000) ->
             raise KafkaError("no broker ready for the idempotence probe")
         # the answers get their own timeout_ms: a slow connect must not leave them none
         deadline = time.monotonic() + timeout_ms / 1000
-        version = client.api_version(InitProducerIdRequest, max_version=1)
         while True:
-            fut = client.send(
-                node, InitProducerIdRequest[version](transactional_id=None, transaction_timeout_ms=60000)
+            fut = _ask_producer_id(
+                client, node, deadline, transactional_id=None, transaction_timeout_ms=60000
             )
-            left_ms = max(0, int((deadline - time.monotonic()) * 1000))
-            client.poll(future=fut, timeout_ms=left_ms)
             error = kafka_errors.for_code(fut.value.error_code) if fut.succeeded() else None
             ok = error is kafka_errors.NoError
             retriable = error is not None and not ok and bool(getattr(error, "retriable", False))
@@ -200,7 +197,10 @@ def _bound_producer_id_wait(producer: KafkaProducer) -> None:
         if manager is None or manager.is_transactional():
             return  # not idempotent (or transactional, which LabStream never is): nothing waits
 
+        logged = False  # an unexpected failure is logged once per producer
+
         def maybe_wait_for_producer_id() -> None:
+            nonlocal logged
             if manager.has_producer_id():
                 return
             try:
@@ -209,12 +209,10 @@ def _bound_producer_id_wait(producer: KafkaProducer) -> None:
                 if not manager.has_producer_id():
                     _expire_batches(sender)
             except Exception:  # noqa: BLE001 - Sender.run would call run_once again at once: a hot loop
-                if not failures:
+                if not logged:
                     log.exception("the bounded producer-id wait failed (kafka-python internals changed?)")
-                failures.append(1)
+                    logged = True
                 sender._client.poll(timeout_ms=sender.config["retry_backoff_ms"])  # noqa: SLF001
-
-        failures: list[int] = []  # logged once per producer
 
         sender._maybe_wait_for_producer_id = maybe_wait_for_producer_id  # noqa: SLF001
     except Exception:  # noqa: BLE001 - the producer works without the repair, as kafka-python ships it
@@ -236,13 +234,13 @@ def _init_producer_id_once(sender: Any, manager: Any) -> None:
         node_id = client.least_loaded_node()
         if node_id is None or not client.await_ready(node_id, timeout_ms=timeout_ms):
             return
-        version = client.api_version(InitProducerIdRequest, max_version=1)
-        request = InitProducerIdRequest[version](
+        future = _ask_producer_id(
+            client,
+            node_id,
+            deadline,
             transactional_id=sender.config["transactional_id"],
             transaction_timeout_ms=sender.config["transaction_timeout_ms"],
         )
-        future = client.send(node_id, request)
-        client.poll(future=future, timeout_ms=max(0, int((deadline - time.monotonic()) * 1000)))
         if not future.succeeded():
             return  # failed or unanswered: tried again at the next sender loop
         response = future.value
@@ -257,6 +255,19 @@ def _init_producer_id_once(sender: Any, manager: Any) -> None:
             manager.transition_to_fatal_error(error_type())
     except (kafka_errors.KafkaConnectionError, kafka_errors.RequestTimedOutError):
         log.debug("InitProducerId to node %s failed; tried again at the next sender loop", node_id)
+
+
+def _ask_producer_id(
+    client: Any, node_id: Any, deadline: float, *, transactional_id: str | None, transaction_timeout_ms: int
+) -> Any:
+    """Send InitProducerId to a ready ``node_id`` and poll until answered or ``deadline`` (monotonic)."""
+    version = client.api_version(InitProducerIdRequest, max_version=1)
+    request = InitProducerIdRequest[version](
+        transactional_id=transactional_id, transaction_timeout_ms=transaction_timeout_ms
+    )
+    future = client.send(node_id, request)
+    client.poll(future=future, timeout_ms=max(0, int((deadline - time.monotonic()) * 1000)))
+    return future
 
 
 def _expire_batches(sender: Any) -> None:

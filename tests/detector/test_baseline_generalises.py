@@ -26,6 +26,12 @@ def trained() -> tuple[np.ndarray, list[str]]:
     return rows, ids
 
 
+@pytest.fixture(scope="module")
+def shipped(trained: tuple[np.ndarray, list[str]]) -> Detector:
+    """The detector as shipped, trained once on ``trained`` (seed 5)."""
+    return train_detector(*trained, seed=5)
+
+
 def _flags(det: Detector, rows: np.ndarray, ids: list[str]) -> np.ndarray:
     baselines: dict[str, dict] = {}
     return np.concatenate(
@@ -81,10 +87,10 @@ def test_a_saturated_link_keeps_its_noise_scale() -> None:
 
 
 def test_a_device_unlike_the_fleet_alerts_only_until_it_has_shown_its_normal(
-    trained: tuple[np.ndarray, list[str]],
+    trained: tuple[np.ndarray, list[str]], shipped: Detector
 ) -> None:
     rows, ids = trained
-    det = train_detector(rows, ids, seed=5)
+    det = shipped
     unchecked = train_detector(rows, ids, seed=5, self_check_after=0)
     assert det.params.self_check_after > 0
     rng = np.random.default_rng(1)
@@ -131,10 +137,10 @@ def test_a_state_written_before_the_trend_still_loads() -> None:
 
 
 def test_the_cusum_finds_slow_drifts_in_noise_that_the_short_average_misses(
-    trained: tuple[np.ndarray, list[str]],
+    trained: tuple[np.ndarray, list[str]], shipped: Detector
 ) -> None:
     rows, ids = trained
-    det = train_detector(rows, ids, seed=5)
+    det = shipped
     off = train_detector(rows, ids, seed=5, cusum_k=0.0)
     assert det.params.cusum_k > 0 and off.params.cusum_k == 0 and len(det.raw_thresholds) == 3
     rng = np.random.default_rng(3)
@@ -163,11 +169,8 @@ def _with_latency(lat: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     )
 
 
-def test_the_cusum_score_means_decades_of_rarity_on_unseen_normal_traffic(
-    trained: tuple[np.ndarray, list[str]],
-) -> None:
-    rows, ids = trained
-    det = train_detector(rows, ids, seed=5)
+def test_the_cusum_score_means_decades_of_rarity_on_unseen_normal_traffic(shipped: Detector) -> None:
+    det = shipped
     assert det.c_cal is not None
     # normal traffic of other devices, a whole day: a calibrated CUSUM score of k decades should be
     # reached by about one warmed-up reading in 10**k (so the target rate still means what it says)
@@ -188,9 +191,8 @@ def test_the_cusum_score_means_decades_of_rarity_on_unseen_normal_traffic(
     np.testing.assert_allclose(s.score[rest], (others - det.looks)[rest])
 
 
-def test_the_cusum_stops_alerting_soon_after_a_rise_is_over(trained: tuple[np.ndarray, list[str]]) -> None:
-    rows, ids = trained
-    det = train_detector(rows, ids, seed=5)
+def test_the_cusum_stops_alerting_soon_after_a_rise_is_over(shipped: Detector) -> None:
+    det = shipped
     rng = np.random.default_rng(4)
     n, start, end = 200, 100, 110  # latency x5 for 10 readings of a warmed-up device
     lat = 40.0 * np.exp(rng.normal(0, 0.08, n))
